@@ -1,0 +1,587 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Incremental, segment-aware JPEG frame scanner.
+//!
+//! This module has no GStreamer types. A [`Scanner`] is fed a byte stream in
+//! arbitrary chunks and reports every JPEG frame it finds as a byte range in
+//! absolute stream offsets, together with the facts of its SOF segment.
+//!
+//! How a frame is found:
+//!
+//! * Outside a frame, bytes are skipped (with `memchr`) until an SOI marker
+//!   (`FF D8`) that is directly followed by another marker.
+//! * In the header section, marker segments are walked by their length fields
+//!   (APPn, COM, DQT, DHT, DAC, SOFn, DRI, DNL, …). Their payload is never
+//!   looked at, except for the few bytes of SOFn, DNL, APP0/JFIF and
+//!   APP14/Adobe that describe the image, so an SOI or EOI inside an EXIF or
+//!   JFIF thumbnail, an ICC profile or a comment is never taken as a frame
+//!   bound.
+//! * After SOS, entropy-coded data is searched for `FF` bytes with `memchr`;
+//!   `FF 00` stuffing, `RST0`–`RST7` and `FF` fill bytes are data. Any other
+//!   marker ends the scan: DHT/SOS/… start another segment (progressive and
+//!   multi-scan images), EOI ends the frame, and an SOI ends the frame as
+//!   *incomplete* and starts the next one.
+//! * Bytes where a marker should be (a damaged header) are skipped up to the
+//!   next marker, as libjpeg does; the frame is then marked damaged.
+//!
+//! Each input byte is looked at at most once across calls: the scanner keeps
+//! its whole state, including partial length fields and marker prefixes, so
+//! no byte is ever rescanned. The cost is linear in the input.
+
+use memchr::memchr;
+
+/// Default upper bound on the size of one frame, in bytes.
+pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 * 1024 * 1024;
+
+const SOI: u8 = 0xD8;
+const EOI: u8 = 0xD9;
+const SOS: u8 = 0xDA;
+const DNL: u8 = 0xDC;
+const APP0: u8 = 0xE0;
+const APP14: u8 = 0xEE;
+
+/// Most components whose sampling factors are kept.
+pub const MAX_COMPONENTS: usize = 4;
+
+/// What the frame header (SOFn and a few APPn segments) says about an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrameInfo {
+    /// SOF type: the marker minus `0xC0` (0 baseline, 1 extended, 2 progressive, 3 lossless, …).
+    pub sof: u8,
+    /// Sample precision in bits.
+    pub precision: u8,
+    pub width: u16,
+    /// Image height; 0 only if neither SOF nor DNL gave it.
+    pub height: u16,
+    /// Number of components declared in SOF.
+    pub components: u8,
+    /// `(id, horizontal, vertical)` sampling factors of the first components.
+    pub sampling: [(u8, u8, u8); MAX_COMPONENTS],
+    /// The colour transform byte of an APP14 "Adobe" segment.
+    pub adobe_transform: Option<u8>,
+    /// Density units, x and y density from an APP0 "JFIF" segment.
+    pub jfif_density: Option<(u8, u16, u16)>,
+}
+
+impl FrameInfo {
+    /// The colour space name, as jpegparse puts it in caps.
+    pub fn colorspace(&self) -> Option<&'static str> {
+        match self.components {
+            1 => Some("GRAY"),
+            3 => {
+                if self.is_rgb() {
+                    Some("sRGB")
+                } else {
+                    Some("sYUV")
+                }
+            }
+            4 => match self.adobe_transform {
+                Some(2) => Some("sYCCK"),
+                _ => Some("sCMYK"),
+            },
+            _ => None,
+        }
+    }
+
+    fn is_rgb(&self) -> bool {
+        let ids = [self.sampling[0].0, self.sampling[1].0, self.sampling[2].0];
+        self.adobe_transform == Some(0) || ids == [b'R', b'G', b'B']
+    }
+
+    /// The chroma sampling name, as jpegparse puts it in caps.
+    pub fn sampling_name(&self) -> Option<&'static str> {
+        match self.components {
+            1 => Some("GRAYSCALE"),
+            3 => {
+                let [(_, yh, yv), (_, cbh, cbv), (_, crh, crv)] =
+                    [self.sampling[0], self.sampling[1], self.sampling[2]];
+                if self.is_rgb() {
+                    return (yh == cbh && cbh == crh && yv == cbv && cbv == crv).then_some("RGB");
+                }
+                if (cbh, cbv) != (crh, crv) || cbh == 0 || cbv == 0 {
+                    return None;
+                }
+                match (yh / cbh, yv / cbv, yh % cbh, yv % cbv) {
+                    (1, 1, 0, 0) => Some("YCbCr-4:4:4"),
+                    (2, 1, 0, 0) => Some("YCbCr-4:2:2"),
+                    (2, 2, 0, 0) => Some("YCbCr-4:2:0"),
+                    (4, 1, 0, 0) => Some("YCbCr-4:1:1"),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Pixel aspect ratio from a JFIF segment whose density unit is "aspect ratio only".
+    pub fn pixel_aspect_ratio(&self) -> Option<(u16, u16)> {
+        match self.jfif_density {
+            Some((0, x, y)) if x > 0 && y > 0 => Some((y, x)),
+            _ => None,
+        }
+    }
+
+    /// Whether this and `other` describe the same format (what caps carry).
+    pub fn same_format(&self, other: &FrameInfo) -> bool {
+        self.width == other.width
+            && self.height == other.height
+            && self.sof == other.sof
+            && self.colorspace() == other.colorspace()
+            && self.sampling_name() == other.sampling_name()
+            && self.pixel_aspect_ratio() == other.pixel_aspect_ratio()
+    }
+}
+
+/// A frame found in the stream: bytes `start..end` (absolute offsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    pub start: u64,
+    pub end: u64,
+    /// The frame ends with its own EOI. If false, the entropy data was cut (by
+    /// a new SOI or the end of the stream) and the range ends where it stopped.
+    pub complete: bool,
+    /// Bytes that are not a marker were found where a marker should be.
+    pub damaged: bool,
+    pub info: FrameInfo,
+}
+
+impl Frame {
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+}
+
+/// Why a started frame was not reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// It ended (EOI, new SOI or end of stream) before it had both SOF and SOS.
+    NoScan,
+    /// It grew beyond the maximum frame size.
+    TooLarge,
+}
+
+/// What [`Scanner::feed`] and [`Scanner::finish`] report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Frame(Frame),
+    Dropped {
+        start: u64,
+        end: u64,
+        reason: DropReason,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Outside a frame, looking for `FF`.
+    Search,
+    /// Outside a frame, the last byte was `FF`.
+    SearchFf,
+    /// Inside the header section, a marker (`FF`) is expected next.
+    Marker,
+    /// After `FF` where a marker was expected.
+    MarkerCode,
+    /// First byte of a segment length.
+    Len1(u8),
+    /// Second byte of a segment length.
+    Len2(u8, u8),
+    /// Inside a segment payload.
+    Payload { code: u8, remaining: u32 },
+    /// Entropy-coded data (or bytes skipped while resynchronising to a marker).
+    Entropy,
+    /// Entropy-coded data, the last byte was `FF`.
+    EntropyFf,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    start: u64,
+    seen_sof: bool,
+    seen_sos: bool,
+    damaged: bool,
+    /// Only the SOI has been read so far.
+    fresh: bool,
+    info: FrameInfo,
+}
+
+/// Segment bytes kept for parsing; enough for SOF with four components,
+/// the JFIF header and the Adobe header.
+const CAPTURE_MAX: usize = 18;
+
+/// Incremental JPEG frame scanner. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    state: State,
+    /// Absolute offset of the next byte to be fed.
+    offset: u64,
+    max_frame_size: u64,
+    cur: Option<Current>,
+    capture: [u8; CAPTURE_MAX],
+    capture_len: usize,
+    capture_want: usize,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_FRAME_SIZE)
+    }
+}
+
+impl Scanner {
+    /// A scanner for a stream starting at offset 0 that drops frames longer
+    /// than `max_frame_size` bytes.
+    pub fn new(max_frame_size: u64) -> Self {
+        Scanner {
+            state: State::Search,
+            offset: 0,
+            max_frame_size: max_frame_size.max(4),
+            cur: None,
+            capture: [0; CAPTURE_MAX],
+            capture_len: 0,
+            capture_want: 0,
+        }
+    }
+
+    pub fn set_max_frame_size(&mut self, max: u64) {
+        self.max_frame_size = max.max(4);
+    }
+
+    pub fn max_frame_size(&self) -> u64 {
+        self.max_frame_size
+    }
+
+    /// Forget everything; the next byte fed is at absolute offset `offset`.
+    pub fn reset(&mut self, offset: u64) {
+        self.state = State::Search;
+        self.offset = offset;
+        self.cur = None;
+        self.capture_len = 0;
+        self.capture_want = 0;
+    }
+
+    /// Absolute offset of the next byte to be fed.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The first absolute offset whose bytes may still be part of a frame.
+    /// Everything before it can be discarded by the caller.
+    pub fn retain_from(&self) -> u64 {
+        match (&self.cur, self.state) {
+            (Some(cur), _) => cur.start,
+            (None, State::SearchFf) => self.offset.saturating_sub(1),
+            (None, _) => self.offset,
+        }
+    }
+
+    /// Whether a frame has been started and not yet reported.
+    pub fn in_frame(&self) -> bool {
+        self.cur.is_some()
+    }
+
+    /// Scan the next chunk of the stream, appending what was found to `out`.
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        let base = self.offset;
+        let mut i = 0usize;
+        while i < data.len() {
+            // Bytes of the current frame may not go past its size limit.
+            let mut stop = data.len();
+            if let Some(cur) = &self.cur {
+                let limit = cur.start.saturating_add(self.max_frame_size);
+                let pos = base + i as u64;
+                if pos >= limit {
+                    out.push(Event::Dropped {
+                        start: cur.start,
+                        end: pos,
+                        reason: DropReason::TooLarge,
+                    });
+                    self.cur = None;
+                    self.state = State::Search;
+                    continue;
+                }
+                let room = usize::try_from(limit - pos).unwrap_or(usize::MAX);
+                stop = stop.min(i.saturating_add(room));
+            }
+            i = self.step(data, i, stop, base, out);
+        }
+        self.offset = base + data.len() as u64;
+    }
+
+    /// The stream ended: report a frame cut short, if any.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        if let Some(cur) = self.cur.take() {
+            out.push(self.cut_frame(cur, self.offset));
+        }
+        self.state = State::Search;
+    }
+
+    /// Process bytes from `data[i..stop]`, at least one; returns the new index.
+    fn step(
+        &mut self,
+        data: &[u8],
+        i: usize,
+        stop: usize,
+        base: u64,
+        out: &mut Vec<Event>,
+    ) -> usize {
+        match self.state {
+            State::Search => match memchr(0xFF, &data[i..stop]) {
+                Some(k) => {
+                    self.state = State::SearchFf;
+                    i + k + 1
+                }
+                None => stop,
+            },
+            State::SearchFf => {
+                match data[i] {
+                    SOI => self.start_frame(base + i as u64 - 1),
+                    0xFF => {}
+                    _ => self.state = State::Search,
+                }
+                i + 1
+            }
+            State::Marker => {
+                if data[i] == 0xFF {
+                    self.state = State::MarkerCode;
+                    return i + 1;
+                }
+                let cur = self.cur.as_mut().expect("in a frame");
+                if cur.fresh {
+                    // `FF D8` not followed by a marker: not a JPEG after all.
+                    // The byte is looked at again as garbage.
+                    self.cur = None;
+                    self.state = State::Search;
+                    return i;
+                }
+                cur.damaged = true;
+                self.state = State::Entropy;
+                i
+            }
+            State::MarkerCode => {
+                let code = data[i];
+                let pos = base + i as u64 + 1;
+                match code {
+                    0xFF => {}
+                    0xD0..=0xD7 | 0x01 => self.state = State::Marker,
+                    0x00 | 0x02..=0xBF => {
+                        let cur = self.cur.as_mut().expect("in a frame");
+                        if cur.fresh {
+                            self.cur = None;
+                            self.state = State::Search;
+                        } else {
+                            cur.damaged = true;
+                            self.state = State::Entropy;
+                        }
+                    }
+                    _ => self.marker(code, pos, out),
+                }
+                i + 1
+            }
+            State::Len1(code) => {
+                self.state = State::Len2(code, data[i]);
+                i + 1
+            }
+            State::Len2(code, hi) => {
+                let len = u16::from_be_bytes([hi, data[i]]);
+                if len < 2 {
+                    let cur = self.cur.as_mut().expect("in a frame");
+                    cur.damaged = true;
+                    self.state = State::Entropy;
+                } else {
+                    self.begin_payload(code, u32::from(len) - 2);
+                }
+                i + 1
+            }
+            State::Payload { code, remaining } => {
+                let n = usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(stop - i);
+                if self.capture_len < self.capture_want {
+                    let take = n.min(self.capture_want - self.capture_len);
+                    self.capture[self.capture_len..self.capture_len + take]
+                        .copy_from_slice(&data[i..i + take]);
+                    self.capture_len += take;
+                }
+                let remaining = remaining - n as u32;
+                if remaining == 0 {
+                    self.end_segment(code);
+                } else {
+                    self.state = State::Payload { code, remaining };
+                }
+                i + n
+            }
+            State::Entropy => match memchr(0xFF, &data[i..stop]) {
+                Some(k) => {
+                    self.state = State::EntropyFf;
+                    i + k + 1
+                }
+                None => stop,
+            },
+            State::EntropyFf => {
+                let code = data[i];
+                let pos = base + i as u64 + 1;
+                match code {
+                    0xFF => {}
+                    0x00..=0xBF | 0xD0..=0xD7 => self.state = State::Entropy,
+                    _ => self.marker(code, pos, out),
+                }
+                i + 1
+            }
+        }
+    }
+
+    fn start_frame(&mut self, start: u64) {
+        self.cur = Some(Current {
+            start,
+            seen_sof: false,
+            seen_sos: false,
+            damaged: false,
+            fresh: true,
+            info: FrameInfo::default(),
+        });
+        self.state = State::Marker;
+    }
+
+    /// A frame that ended without its EOI at `end`.
+    fn cut_frame(&self, cur: Current, end: u64) -> Event {
+        if cur.seen_sof && cur.seen_sos {
+            Event::Frame(Frame {
+                start: cur.start,
+                end,
+                complete: false,
+                damaged: cur.damaged,
+                info: cur.info,
+            })
+        } else {
+            Event::Dropped {
+                start: cur.start,
+                end,
+                reason: DropReason::NoScan,
+            }
+        }
+    }
+
+    /// A marker code inside a frame; `pos` is the offset just after it.
+    fn marker(&mut self, code: u8, pos: u64, out: &mut Vec<Event>) {
+        let Some(cur) = self.cur.as_mut() else {
+            self.state = State::Search;
+            return;
+        };
+        cur.fresh = false;
+        match code {
+            SOI => {
+                let cur = *cur;
+                out.push(self.cut_frame(cur, pos - 2));
+                self.start_frame(pos - 2);
+            }
+            EOI => {
+                let cur = *cur;
+                self.cur = None;
+                self.state = State::Search;
+                out.push(if cur.seen_sof && cur.seen_sos {
+                    Event::Frame(Frame {
+                        start: cur.start,
+                        end: pos,
+                        complete: true,
+                        damaged: cur.damaged,
+                        info: cur.info,
+                    })
+                } else {
+                    Event::Dropped {
+                        start: cur.start,
+                        end: pos,
+                        reason: DropReason::NoScan,
+                    }
+                });
+            }
+            _ => self.state = State::Len1(code),
+        }
+    }
+
+    fn begin_payload(&mut self, code: u8, len: u32) {
+        let want = match code {
+            c if is_sof(c) => CAPTURE_MAX,
+            DNL => 2,
+            APP0 => 12,
+            APP14 => 12,
+            _ => 0,
+        };
+        self.capture_len = 0;
+        self.capture_want = want.min(len as usize);
+        if len == 0 {
+            self.end_segment(code);
+        } else {
+            self.state = State::Payload {
+                code,
+                remaining: len,
+            };
+        }
+    }
+
+    fn end_segment(&mut self, code: u8) {
+        let cap = &self.capture[..self.capture_len];
+        let cur = self.cur.as_mut().expect("in a frame");
+        self.state = State::Marker;
+        match code {
+            c if is_sof(c) => {
+                if !cur.seen_sof && cap.len() >= 6 {
+                    cur.seen_sof = true;
+                    let info = &mut cur.info;
+                    info.sof = c - 0xC0;
+                    info.precision = cap[0];
+                    info.height = u16::from_be_bytes([cap[1], cap[2]]);
+                    info.width = u16::from_be_bytes([cap[3], cap[4]]);
+                    info.components = cap[5];
+                    for (k, comp) in cap[6..].chunks_exact(3).take(MAX_COMPONENTS).enumerate() {
+                        info.sampling[k] = (comp[0], comp[1] >> 4, comp[1] & 0x0F);
+                    }
+                }
+            }
+            SOS => {
+                cur.seen_sos = true;
+                self.state = State::Entropy;
+            }
+            DNL => {
+                if cap.len() == 2 && cur.info.height == 0 {
+                    cur.info.height = u16::from_be_bytes([cap[0], cap[1]]);
+                }
+            }
+            APP0 => {
+                if cap.len() >= 12 && cap.starts_with(b"JFIF\0") {
+                    cur.info.jfif_density = Some((
+                        cap[7],
+                        u16::from_be_bytes([cap[8], cap[9]]),
+                        u16::from_be_bytes([cap[10], cap[11]]),
+                    ));
+                }
+            }
+            APP14 => {
+                if cap.len() >= 12 && cap.starts_with(b"Adobe") {
+                    cur.info.adobe_transform = Some(cap[11]);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// SOF0–SOF15, which excludes DHT (C4), JPG (C8) and DAC (CC).
+fn is_sof(code: u8) -> bool {
+    matches!(code, 0xC0..=0xCF) && !matches!(code, 0xC4 | 0xC8 | 0xCC)
+}
+
+/// Scan a whole buffer at once (convenience for tests and tools).
+pub fn scan_all(data: &[u8], max_frame_size: u64) -> Vec<Event> {
+    let mut scanner = Scanner::new(max_frame_size);
+    let mut out = Vec::new();
+    scanner.feed(data, &mut out);
+    scanner.finish(&mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests;

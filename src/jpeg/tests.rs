@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+use super::*;
+
+const GST_JPEGENC: &[u8] = include_bytes!("../../tests/fixtures/gst-jpegenc.mjpg");
+const FFMPEG: &[u8] = include_bytes!("../../tests/fixtures/ffmpeg.mjpg");
+const PROGRESSIVE: &[u8] = include_bytes!("../../tests/fixtures/progressive.jpg");
+const RESTART_422: &[u8] = include_bytes!("../../tests/fixtures/restart-422.jpg");
+const RESTART_JPEGTRAN: &[u8] = include_bytes!("../../tests/fixtures/restart-jpegtran.jpg");
+const GRAY: &[u8] = include_bytes!("../../tests/fixtures/gray.jpg");
+const RGB: &[u8] = include_bytes!("../../tests/fixtures/rgb.jpg");
+const EXIF_THUMB: &[u8] = include_bytes!("../../tests/fixtures/exif-thumb.jpg");
+const GST_MULTIPART: &[u8] = include_bytes!("../../tests/fixtures/gst-multipartmux.mjpg");
+const FFMPEG_MPJPEG: &[u8] = include_bytes!("../../tests/fixtures/ffmpeg-mpjpeg.mjpg");
+
+const SINGLES: &[&[u8]] = &[
+    PROGRESSIVE,
+    RESTART_422,
+    RESTART_JPEGTRAN,
+    GRAY,
+    RGB,
+    EXIF_THUMB,
+];
+
+fn frames(events: &[Event]) -> Vec<Frame> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Frame(f) => Some(*f),
+            _ => None,
+        })
+        .collect()
+}
+
+fn scan_chunked(data: &[u8], chunk: impl Fn(usize) -> usize, max: u64) -> Vec<Event> {
+    let mut s = Scanner::new(max);
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut n = 0;
+    while i < data.len() {
+        let len = chunk(n).clamp(1, data.len() - i);
+        s.feed(&data[i..i + len], &mut out);
+        i += len;
+        n += 1;
+    }
+    s.finish(&mut out);
+    out
+}
+
+/// A small deterministic generator, so failures can be replayed.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+fn bytes_of<'a>(data: &'a [u8], f: &Frame) -> &'a [u8] {
+    &data[f.start as usize..f.end as usize]
+}
+
+/// The frames of a raw concatenation: each part is a whole JPEG file.
+fn concat(parts: &[&[u8]]) -> (Vec<u8>, Vec<(u64, u64)>) {
+    let mut data = Vec::new();
+    let mut ranges = Vec::new();
+    for p in parts {
+        let start = data.len() as u64;
+        data.extend_from_slice(p);
+        ranges.push((start, data.len() as u64));
+    }
+    (data, ranges)
+}
+
+#[test]
+fn single_files_are_one_complete_frame() {
+    for data in SINGLES {
+        let ev = scan_all(data, DEFAULT_MAX_FRAME_SIZE);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let f = frames(&ev)[0];
+        assert_eq!((f.start, f.end), (0, data.len() as u64));
+        assert!(f.complete && !f.damaged);
+        assert_eq!((f.info.width, f.info.height), (96, 64));
+    }
+}
+
+#[test]
+fn sof_facts() {
+    let info = |d: &[u8]| frames(&scan_all(d, DEFAULT_MAX_FRAME_SIZE))[0].info;
+    let p = info(PROGRESSIVE);
+    assert_eq!(p.sof, 2);
+    assert_eq!(p.components, 3);
+    assert_eq!(p.sampling_name(), Some("YCbCr-4:2:0"));
+    assert_eq!(p.colorspace(), Some("sYUV"));
+    let r = info(RESTART_422);
+    assert_eq!(r.sof, 0);
+    assert_eq!(r.sampling_name(), Some("YCbCr-4:2:2"));
+    let g = info(GRAY);
+    assert_eq!(
+        (g.components, g.colorspace(), g.sampling_name()),
+        (1, Some("GRAY"), Some("GRAYSCALE"))
+    );
+    let rgb = info(RGB);
+    assert_eq!(
+        (rgb.colorspace(), rgb.sampling_name()),
+        (Some("sRGB"), Some("RGB"))
+    );
+    assert_eq!(info(EXIF_THUMB).precision, 8);
+    let e = info(GST_JPEGENC);
+    assert_eq!((e.width, e.height, e.sof), (160, 120, 0));
+    assert_eq!(e.pixel_aspect_ratio(), Some((1, 1)));
+    let f = info(FFMPEG);
+    assert_eq!((f.width, f.height), (176, 144));
+}
+
+#[test]
+fn exif_thumbnail_is_not_a_frame_bound() {
+    // The fixture holds a nested SOI..EOI inside APP1.
+    assert_eq!(
+        memchr::memmem::find_iter(EXIF_THUMB, &[0xFF, 0xD8]).count(),
+        2
+    );
+    let (data, ranges) = concat(&[EXIF_THUMB, EXIF_THUMB, GRAY, EXIF_THUMB]);
+    let got: Vec<_> = frames(&scan_all(&data, DEFAULT_MAX_FRAME_SIZE))
+        .iter()
+        .map(|f| (f.start, f.end))
+        .collect();
+    assert_eq!(got, ranges);
+}
+
+#[test]
+fn encoder_streams() {
+    // gst jpegenc: 8 frames, ffmpeg: 6 frames, back to back with nothing between.
+    for (data, n) in [(GST_JPEGENC, 8), (FFMPEG, 6)] {
+        let f = frames(&scan_all(data, DEFAULT_MAX_FRAME_SIZE));
+        assert_eq!(f.len(), n);
+        assert_eq!(f[0].start, 0);
+        assert_eq!(f.last().unwrap().end, data.len() as u64);
+        for w in f.windows(2) {
+            assert_eq!(w[0].end, w[1].start);
+        }
+        assert!(f.iter().all(|f| f.complete && !f.damaged));
+    }
+}
+
+/// Parse a multipart stream the plain way, to know which bytes are the JPEGs.
+fn multipart_bodies(data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while let Some(k) = memchr::memmem::find(rest, b"ength: ") {
+        let line = &rest[k + 7..];
+        let eol = memchr::memchr(b'\r', line).unwrap();
+        let len: usize = std::str::from_utf8(&line[..eol])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let body = memchr::memmem::find(line, b"\r\n\r\n").unwrap() + 4;
+        out.push(&line[body..body + len]);
+        rest = &line[body + len..];
+    }
+    out
+}
+
+#[test]
+fn multipart_bodies_skip_part_headers() {
+    for (data, n) in [(GST_MULTIPART, 5), (FFMPEG_MPJPEG, 4)] {
+        let bodies = multipart_bodies(data);
+        assert_eq!(bodies.len(), n);
+        let f = frames(&scan_all(data, DEFAULT_MAX_FRAME_SIZE));
+        let got: Vec<_> = f.iter().map(|f| bytes_of(data, f)).collect();
+        assert_eq!(got, bodies);
+    }
+}
+
+#[test]
+fn chunking_invariance() {
+    let mut all = Vec::new();
+    for p in [GST_JPEGENC, FFMPEG, GST_MULTIPART, FFMPEG_MPJPEG]
+        .iter()
+        .chain(SINGLES)
+    {
+        all.extend_from_slice(p);
+        all.extend_from_slice(b"\r\n--junk\xff\xff\xd8\r\n");
+    }
+    let whole = scan_all(&all, DEFAULT_MAX_FRAME_SIZE);
+    assert_eq!(frames(&whole).len(), 8 + 6 + 5 + 4 + SINGLES.len());
+    assert_eq!(scan_chunked(&all, |_| 1, DEFAULT_MAX_FRAME_SIZE), whole);
+    assert_eq!(scan_chunked(&all, |_| 7, DEFAULT_MAX_FRAME_SIZE), whole);
+    for seed in 0..20 {
+        let rng = std::cell::RefCell::new(Lcg(seed));
+        let chunked = scan_chunked(
+            &all,
+            |_| (rng.borrow_mut().next() % 3000) as usize + 1,
+            DEFAULT_MAX_FRAME_SIZE,
+        );
+        assert_eq!(chunked, whole, "seed {seed}");
+    }
+    // The same holds with a small frame-size limit, where drops happen.
+    let whole = scan_all(&all, 3000);
+    assert!(whole.iter().any(|e| matches!(
+        e,
+        Event::Dropped {
+            reason: DropReason::TooLarge,
+            ..
+        }
+    )));
+    assert_eq!(scan_chunked(&all, |_| 1, 3000), whole);
+    assert_eq!(scan_chunked(&all, |n| n % 13 + 1, 3000), whole);
+}
+
+#[test]
+fn garbage_padding_and_false_soi_are_skipped() {
+    let mut data = b"HTTP/1.1 200 OK\r\n\r\n\xff\xd8 not a jpeg \xff\xff\xff".to_vec();
+    let a = data.len() as u64;
+    data.extend_from_slice(GRAY);
+    let b = data.len() as u64;
+    data.extend_from_slice(&[0xFF; 100]);
+    data.extend_from_slice(&[0x00; 10]);
+    let c = data.len() as u64;
+    data.extend_from_slice(RGB);
+    let d = data.len() as u64;
+    data.extend_from_slice(b"trailing\xff");
+    let f = frames(&scan_all(&data, DEFAULT_MAX_FRAME_SIZE));
+    assert_eq!(
+        f.iter().map(|f| (f.start, f.end)).collect::<Vec<_>>(),
+        vec![(a, b), (c, d)]
+    );
+}
+
+#[test]
+fn truncated_frames() {
+    // Frame cut in its entropy data, then a good frame.
+    let cut = &GRAY[..GRAY.len() - 300];
+    let (data, _) = concat(&[cut, RGB]);
+    let ev = scan_all(&data, DEFAULT_MAX_FRAME_SIZE);
+    let f = frames(&ev);
+    assert_eq!(f.len(), 2);
+    assert_eq!(
+        (f[0].start, f[0].end, f[0].complete),
+        (0, cut.len() as u64, false)
+    );
+    assert_eq!(
+        (f[1].start, f[1].end, f[1].complete),
+        (cut.len() as u64, data.len() as u64, true)
+    );
+
+    // Frame cut before its SOS (between two segments): dropped, the next one is fine.
+    // (A cut inside a segment's payload makes the walk skip the declared length,
+    // so the next frame may be lost too: lengths are what keep thumbnails safe.)
+    let sos = memchr::memmem::find(GRAY, &[0xFF, 0xDA]).unwrap();
+    let (data, _) = concat(&[&GRAY[..sos], RGB]);
+    let ev = scan_all(&data, DEFAULT_MAX_FRAME_SIZE);
+    assert_eq!(ev.len(), 2);
+    assert!(matches!(
+        ev[0],
+        Event::Dropped {
+            start: 0,
+            reason: DropReason::NoScan,
+            ..
+        }
+    ));
+    assert_eq!(frames(&ev)[0].len(), RGB.len() as u64);
+
+    // Stream ends inside the entropy data: reported as incomplete.
+    let (data, _) = concat(&[RGB, cut]);
+    let f = frames(&scan_all(&data, DEFAULT_MAX_FRAME_SIZE));
+    assert_eq!(f.len(), 2);
+    assert!(f[0].complete && !f[1].complete);
+    assert_eq!(f[1].end, data.len() as u64);
+
+    // A frame with only tables (no SOF/SOS) is not a picture.
+    let f = frames(&scan_all(b"\xff\xd8\xff\xfe\x00\x04hi\xff\xd9", 100));
+    assert!(f.is_empty());
+}
+
+#[test]
+fn damaged_header_resyncs_to_next_marker() {
+    // Overwrite the marker after the first segment with junk.
+    let mut bad = GRAY.to_vec();
+    let seg_len = u16::from_be_bytes([bad[4], bad[5]]) as usize;
+    let next = 4 + seg_len;
+    assert_eq!(bad[next], 0xFF);
+    bad.splice(next..next, *b"junk");
+    let f = frames(&scan_all(&bad, DEFAULT_MAX_FRAME_SIZE));
+    assert_eq!(f.len(), 1);
+    assert!(f[0].complete && f[0].damaged);
+    assert_eq!(f[0].len(), bad.len() as u64);
+}
+
+#[test]
+fn too_large_frames_are_dropped_and_resynced() {
+    let big_header = {
+        // SOI, a 60000-byte COM segment, then a frame body: too big for 10000.
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xFE, 0xEA, 0x62];
+        v.resize(6 + 60000, b'x');
+        v.extend_from_slice(&GRAY[2..]);
+        v
+    };
+    let (data, _) = concat(&[RGB, &big_header, GRAY]);
+    let ev = scan_all(&data, 10_000);
+    assert_eq!(ev.len(), 3);
+    let start = RGB.len() as u64;
+    assert_eq!(
+        ev[1],
+        Event::Dropped {
+            start,
+            end: start + 10_000,
+            reason: DropReason::TooLarge
+        }
+    );
+    let f = frames(&ev);
+    assert_eq!(f.len(), 2);
+    assert_eq!(bytes_of(&data, &f[1]), GRAY);
+}
+
+#[test]
+fn fill_bytes_before_markers() {
+    // FF fill bytes before every marker in the header.
+    let mut v = vec![0xFF, 0xD8];
+    let mut i = 2;
+    let sos = memchr::memmem::find(GRAY, &[0xFF, 0xDA]).unwrap();
+    while i < sos {
+        let len = u16::from_be_bytes([GRAY[i + 2], GRAY[i + 3]]) as usize;
+        v.extend_from_slice(&[0xFF, 0xFF, 0xFF]);
+        v.extend_from_slice(&GRAY[i..i + 2 + len]);
+        i += 2 + len;
+    }
+    v.extend_from_slice(&GRAY[sos..]);
+    let f = frames(&scan_all(&v, DEFAULT_MAX_FRAME_SIZE));
+    assert_eq!(f.len(), 1);
+    assert!(f[0].complete && !f[0].damaged);
+    assert_eq!(f[0].info.width, 96);
+}
+
+#[test]
+fn adversarial_inputs_stay_linear() {
+    // These would take minutes if any byte were looked at more than a few times.
+    let ffs = vec![0xFF; 8 << 20];
+    assert!(scan_all(&ffs, DEFAULT_MAX_FRAME_SIZE).is_empty());
+    let sois: Vec<u8> = [0xFF, 0xD8].repeat(1 << 20);
+    let ev = scan_all(&sois, DEFAULT_MAX_FRAME_SIZE);
+    assert!(frames(&ev).is_empty());
+    let mut endless = GRAY[..GRAY.len() - 2].to_vec();
+    endless.resize(32 << 20, 0x55);
+    let ev = scan_all(&endless, 1 << 20);
+    assert!(matches!(
+        ev[0],
+        Event::Dropped {
+            reason: DropReason::TooLarge,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn retain_from_tracks_the_open_frame() {
+    let mut s = Scanner::default();
+    let mut out = Vec::new();
+    s.feed(b"abc\xff", &mut out);
+    assert_eq!(s.retain_from(), 3);
+    s.feed(&GRAY[1..100], &mut out);
+    assert!(s.in_frame());
+    assert_eq!(s.retain_from(), 3);
+    s.feed(&GRAY[100..], &mut out);
+    assert_eq!(frames(&out).len(), 1);
+    assert!(!s.in_frame());
+    assert_eq!(s.retain_from(), 3 + GRAY.len() as u64);
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+#![forbid(unsafe_code)]
+
+//! GStreamer plugin `mjpegsplit`: splits a raw or multipart MJPEG byte stream
+//! into timestamped `image/jpeg` frames.
+
+use gst::glib;
+
+pub mod jpeg;
+mod mjpegsplit;
+
+pub use mjpegsplit::MjpegSplit;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    mjpegsplit::register(plugin)
+}
+
+gst::plugin_define!(
+    mjpegsplit,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);
