@@ -8,8 +8,9 @@ use gst::glib;
 
 pub mod jpeg;
 mod mjpegsplit;
+pub mod timing;
 
-pub use mjpegsplit::MjpegSplit;
+pub use mjpegsplit::{Incomplete, MjpegSplit};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     mjpegsplit::register(plugin)

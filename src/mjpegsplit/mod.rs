@@ -1,4 +1,31 @@
-pub fn register(_plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
-    Ok(())
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The `mjpegsplit` element.
+//!
+//! It takes an MJPEG byte stream (raw concatenated JPEGs, a multipart body or
+//! a saved HTTP response) and outputs one `image/jpeg, parsed=true` buffer per
+//! frame, each with a PTS, a duration and full caps.
+//!
+//! ```text
+//! gst-launch-1.0 filesrc location=rec.mjpg ! mjpegsplit ! jpegdec ! videoconvert ! x264enc ! mp4mux ! filesink location=rec.mp4
+//! ```
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+pub use imp::Incomplete;
+
+glib::wrapper! {
+    pub struct MjpegSplit(ObjectSubclass<imp::MjpegSplit>) @extends gst::Element, gst::Object;
 }
-pub struct MjpegSplit;
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "mjpegsplit",
+        gst::Rank::NONE,
+        MjpegSplit::static_type(),
+    )
+}

@@ -1,0 +1,1079 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! `mjpegsplit`: MJPEG byte stream in, one timestamped `image/jpeg` buffer per
+//! frame out.
+//!
+//! This is a plain `gst::Element` rather than a `GstBaseParse` subclass, so
+//! that
+//! * no byte is copied or scanned twice in push mode (BaseParse hands the
+//!   whole accumulated, merged input to every `handle_frame` call),
+//! * a frame leaves in the very chain call that delivers its last byte,
+//! * timestamps are exactly ours (BaseParse wipes PTS in TIME segments and
+//!   interpolates with rounding), and skipped bytes do not mark DISCONT,
+//! * seeking in pull mode lands on the exact frame, using an index of frame
+//!   offsets built while playing (or by scanning ahead for a seek).
+//!
+//! Pull mode is used when upstream can (filesrc); push mode otherwise.
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use crate::jpeg::{self, DropReason, Event, FrameInfo, Scanner};
+use crate::timing::Timestamper;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "mjpegsplit",
+        gst::DebugColorFlags::empty(),
+        Some("MJPEG stream splitter"),
+    )
+});
+
+/// What to do with a frame whose entropy data ends without an EOI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstMjpegSplitIncomplete")]
+pub enum Incomplete {
+    #[enum_value(
+        name = "Repair: append the missing EOI and flag the buffer CORRUPTED",
+        nick = "repair"
+    )]
+    Repair = 0,
+    #[enum_value(
+        name = "Pass: output the bytes as they are, flagged CORRUPTED",
+        nick = "pass"
+    )]
+    Pass = 1,
+    #[enum_value(name = "Drop: do not output incomplete frames", nick = "drop")]
+    Drop = 2,
+}
+
+const DEFAULT_FRAMERATE: gst::Fraction = gst::Fraction::from_integer(0);
+const FALLBACK_FRAMERATE: gst::Fraction = gst::Fraction::from_integer(30);
+const DEFAULT_MAX_FRAME_SIZE: u32 = jpeg::DEFAULT_MAX_FRAME_SIZE as u32;
+const DEFAULT_INCOMPLETE: Incomplete = Incomplete::Repair;
+/// Bytes asked for per pull in pull mode.
+const PULL_BLOCK: u32 = 512 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    framerate: gst::Fraction,
+    max_frame_size: u32,
+    incomplete: Incomplete,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            framerate: DEFAULT_FRAMERATE,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            incomplete: DEFAULT_INCOMPLETE,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Stats {
+    frames: u64,
+    bytes_in: u64,
+    bytes_skipped: u64,
+    incomplete: u64,
+    damaged: u64,
+    dropped_incomplete: u64,
+    dropped_no_scan: u64,
+    dropped_too_large: u64,
+    format_changes: u64,
+}
+
+impl Stats {
+    fn to_structure(&self) -> gst::Structure {
+        gst::Structure::builder("mjpegsplit-stats")
+            .field("frames", self.frames)
+            .field("bytes-in", self.bytes_in)
+            .field("bytes-skipped", self.bytes_skipped)
+            .field("incomplete-frames", self.incomplete)
+            .field("damaged-frames", self.damaged)
+            .field("dropped-incomplete", self.dropped_incomplete)
+            .field("dropped-no-scan", self.dropped_no_scan)
+            .field("dropped-too-large", self.dropped_too_large)
+            .field("format-changes", self.format_changes)
+            .build()
+    }
+}
+
+/// Something to send downstream once the state lock is released.
+enum Out {
+    Event(gst::Event),
+    Buffer(gst::Buffer),
+}
+
+struct State {
+    /// Input bytes not yet output or discarded; its first byte is at `adapter_offset`.
+    adapter: gst_base::UniqueAdapter,
+    adapter_offset: u64,
+    scanner: Scanner,
+    events: Vec<Event>,
+    ts: Timestamper,
+    /// Frame rate from upstream caps.
+    upstream_fps: Option<gst::Fraction>,
+    /// Format and frame rate of the caps last pushed.
+    out_format: Option<(FrameInfo, gst::Fraction)>,
+    /// Upstream segment is TIME: its buffer timestamps are meaningful.
+    upstream_time: bool,
+    segment: gst::FormattedSegment<gst::ClockTime>,
+    need_segment: bool,
+    /// Pull mode: nobody upstream sends stream-start, so we do.
+    need_stream_start: bool,
+    seqnum: Option<gst::Seqnum>,
+    /// Serialized events held back until caps and segment are out.
+    pending_events: Vec<gst::Event>,
+    discont: bool,
+    /// Number of the next output frame, counted from the start of the stream.
+    frame_no: u64,
+    last_pts: Option<gst::ClockTime>,
+    // Pull mode.
+    pull: bool,
+    pull_offset: u64,
+    /// Start offset of each output frame, by frame number (pull mode).
+    index: Vec<u64>,
+    /// Where scanning resumes to extend the index: the end of its last frame.
+    index_next: u64,
+    index_complete: bool,
+    stats: Stats,
+}
+
+impl State {
+    fn new(settings: &Settings) -> Self {
+        State {
+            adapter: gst_base::UniqueAdapter::new(),
+            adapter_offset: 0,
+            scanner: Scanner::new(u64::from(settings.max_frame_size)),
+            events: Vec::new(),
+            ts: Timestamper::new(30, 1),
+            upstream_fps: None,
+            out_format: None,
+            upstream_time: false,
+            segment: gst::FormattedSegment::new(),
+            need_segment: true,
+            need_stream_start: false,
+            seqnum: None,
+            pending_events: Vec::new(),
+            discont: true,
+            frame_no: 0,
+            last_pts: None,
+            pull: false,
+            pull_offset: 0,
+            index: Vec::new(),
+            index_next: 0,
+            index_complete: false,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Drop buffered input and restart scanning at byte `offset`.
+    fn restart_at(&mut self, offset: u64) {
+        self.adapter.clear();
+        self.adapter_offset = offset;
+        self.scanner.reset(offset);
+        self.discont = true;
+    }
+
+    /// Discard input bytes before `offset` that belong to no output frame.
+    fn discard_to(&mut self, offset: u64) {
+        if offset > self.adapter_offset {
+            let n = (offset - self.adapter_offset).min(self.adapter.available() as u64);
+            self.adapter.flush(n as usize);
+            self.adapter_offset += n;
+            self.stats.bytes_skipped += n;
+        }
+    }
+
+    fn framerate(&self, settings: &Settings) -> gst::Fraction {
+        if settings.framerate.numer() > 0 && settings.framerate.denom() > 0 {
+            settings.framerate
+        } else {
+            self.upstream_fps.unwrap_or(FALLBACK_FRAMERATE)
+        }
+    }
+}
+
+/// Whether `frame` becomes an output buffer under `policy`.
+fn is_output(frame: &jpeg::Frame, policy: Incomplete) -> bool {
+    frame.complete || policy != Incomplete::Drop
+}
+
+fn caps_for(info: &FrameInfo, fps: gst::Fraction) -> gst::Caps {
+    let par = info
+        .pixel_aspect_ratio()
+        .map_or(gst::Fraction::new(1, 1), |(n, d)| {
+            gst::Fraction::new(i32::from(n), i32::from(d))
+        });
+    let mut b = gst::Caps::builder("image/jpeg")
+        .field("parsed", true)
+        .field("width", i32::from(info.width))
+        .field("height", i32::from(info.height))
+        .field("sof-marker", i32::from(info.sof));
+    if let Some(cs) = info.colorspace() {
+        b = b.field("colorspace", cs);
+    }
+    if let Some(s) = info.sampling_name() {
+        b = b.field("sampling", s);
+    }
+    b.field("framerate", fps)
+        .field("pixel-aspect-ratio", par)
+        .build()
+}
+
+pub struct MjpegSplit {
+    sinkpad: gst::Pad,
+    srcpad: gst::Pad,
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+impl MjpegSplit {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn settings(&self) -> Settings {
+        *self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Scan one input buffer and collect what it completes.
+    fn handle_buffer(
+        &self,
+        state: &mut State,
+        settings: &Settings,
+        buffer: gst::Buffer,
+        out: &mut Vec<Out>,
+    ) -> Result<(), gst::FlowError> {
+        let upstream_pts = if state.upstream_time {
+            buffer.pts()
+        } else {
+            None
+        };
+        state.stats.bytes_in += buffer.size() as u64;
+        state
+            .scanner
+            .set_max_frame_size(u64::from(settings.max_frame_size));
+        let mut events = std::mem::take(&mut state.events);
+        events.clear();
+        {
+            let map = buffer.map_readable().map_err(|_| {
+                gst::error!(CAT, imp = self, "Failed to map input buffer");
+                gst::FlowError::Error
+            })?;
+            state.scanner.feed(&map, &mut events);
+        }
+        state.adapter.push(buffer);
+        self.handle_events(state, settings, &events, upstream_pts, out);
+        state.events = events;
+        let keep = state.scanner.retain_from();
+        state.discard_to(keep);
+        Ok(())
+    }
+
+    /// The stream ended: output a frame cut short, then what is held back.
+    fn drain(&self, state: &mut State, settings: &Settings, out: &mut Vec<Out>) {
+        let mut events = Vec::new();
+        state.scanner.finish(&mut events);
+        self.handle_events(state, settings, &events, None, out);
+        let end = state.adapter_offset + state.adapter.available() as u64;
+        state.discard_to(end);
+        if state.pull && state.frame_no == state.index.len() as u64 {
+            state.index_complete = true;
+        }
+    }
+
+    fn handle_events(
+        &self,
+        state: &mut State,
+        settings: &Settings,
+        events: &[Event],
+        upstream_pts: Option<gst::ClockTime>,
+        out: &mut Vec<Out>,
+    ) {
+        for ev in events {
+            match *ev {
+                Event::Frame(frame) => {
+                    state.discard_to(frame.start);
+                    if frame.start != state.adapter_offset {
+                        // Bytes already released; cannot happen with a consistent scanner.
+                        gst::warning!(CAT, imp = self, "Frame at {} not in adapter", frame.start);
+                        continue;
+                    }
+                    let Ok(len) = usize::try_from(frame.len()) else {
+                        continue;
+                    };
+                    let Ok(buffer) = state.adapter.take_buffer(len) else {
+                        gst::warning!(
+                            CAT,
+                            imp = self,
+                            "Frame at {} not fully buffered",
+                            frame.start
+                        );
+                        continue;
+                    };
+                    state.adapter_offset += frame.len();
+                    self.output_frame(state, settings, &frame, buffer, upstream_pts, out);
+                }
+                Event::Dropped { start, end, reason } => {
+                    gst::debug!(CAT, imp = self, "Dropping bytes {start}..{end}: {reason:?}");
+                    match reason {
+                        DropReason::NoScan => state.stats.dropped_no_scan += 1,
+                        DropReason::TooLarge => state.stats.dropped_too_large += 1,
+                    }
+                    state.discont = true;
+                }
+            }
+        }
+    }
+
+    fn output_frame(
+        &self,
+        state: &mut State,
+        settings: &Settings,
+        frame: &jpeg::Frame,
+        mut buffer: gst::Buffer,
+        upstream_pts: Option<gst::ClockTime>,
+        out: &mut Vec<Out>,
+    ) {
+        if !frame.complete {
+            state.stats.incomplete += 1;
+        }
+        if frame.damaged {
+            state.stats.damaged += 1;
+        }
+        if !is_output(frame, settings.incomplete) {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "Dropping incomplete frame at {}",
+                frame.start
+            );
+            state.stats.dropped_incomplete += 1;
+            state.stats.bytes_skipped += frame.len();
+            state.discont = true;
+            return;
+        }
+        if !frame.complete && settings.incomplete == Incomplete::Repair {
+            buffer.append(gst::Buffer::from_slice([0xFF, 0xD9]));
+        }
+
+        let fps = state.framerate(settings);
+        let fps_nd = (fps.numer() as u64, fps.denom() as u64);
+        if state.ts.framerate() != fps_nd {
+            state.ts.set_framerate(fps_nd.0, fps_nd.1);
+        }
+
+        self.stream_start(state, out);
+        if state
+            .out_format
+            .is_none_or(|(info, f)| !info.same_format(&frame.info) || f != fps)
+        {
+            if let Some((old, _)) = state.out_format {
+                if !old.same_format(&frame.info) {
+                    state.stats.format_changes += 1;
+                }
+            }
+            let caps = caps_for(&frame.info, fps);
+            gst::debug!(CAT, imp = self, "New caps {caps}");
+            out.push(Out::Event(gst::event::Caps::new(&caps)));
+            state.out_format = Some((frame.info, fps));
+        }
+        if state.need_segment {
+            let mut ev = gst::event::Segment::builder(&state.segment);
+            if let Some(seqnum) = state.seqnum {
+                ev = ev.seqnum(seqnum);
+            }
+            out.push(Out::Event(ev.build()));
+            state.need_segment = false;
+        }
+        out.extend(state.pending_events.drain(..).map(Out::Event));
+
+        let (pts, duration) = state.ts.next(upstream_pts.map(|t| t.nseconds()));
+        let pts = gst::ClockTime::from_nseconds(pts);
+        {
+            let b = buffer.make_mut();
+            b.set_pts(pts);
+            b.set_dts(pts);
+            b.set_duration(gst::ClockTime::from_nseconds(duration));
+            b.set_offset(frame.start);
+            b.set_offset_end(frame.end);
+            if !frame.complete || frame.damaged {
+                b.set_flags(gst::BufferFlags::CORRUPTED);
+            }
+            if std::mem::take(&mut state.discont) {
+                b.set_flags(gst::BufferFlags::DISCONT);
+            }
+        }
+        if state.pull && state.frame_no == state.index.len() as u64 {
+            state.index.push(frame.start);
+            state.index_next = frame.end;
+        }
+        state.frame_no += 1;
+        state.last_pts = Some(pts);
+        state.stats.frames += 1;
+        out.push(Out::Buffer(buffer));
+    }
+
+    /// Caps, segment and held-back events must follow a stream-start.
+    fn stream_start(&self, state: &mut State, out: &mut Vec<Out>) {
+        if std::mem::take(&mut state.need_stream_start) {
+            let id = self.srcpad.create_stream_id(&*self.obj(), Some("mjpeg"));
+            let ev = gst::event::StreamStart::builder(&id)
+                .group_id(gst::GroupId::next())
+                .build();
+            out.push(Out::Event(ev));
+        }
+    }
+
+    /// Send collected items downstream, in order.
+    fn push_out(&self, out: Vec<Out>) -> Result<gst::FlowSuccess, gst::FlowError> {
+        for item in out {
+            match item {
+                Out::Event(ev) => {
+                    self.srcpad.push_event(ev);
+                }
+                Out::Buffer(buf) => {
+                    self.srcpad.push(buf)?;
+                }
+            }
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn sink_chain(
+        &self,
+        _pad: &gst::Pad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings();
+        let mut out = Vec::new();
+        {
+            let mut state = self.state();
+            if buffer.flags().contains(gst::BufferFlags::DISCONT) && state.scanner.in_frame() {
+                gst::debug!(CAT, imp = self, "DISCONT inside a frame: dropping it");
+                state.stats.incomplete += 1;
+                state.stats.dropped_incomplete += 1;
+                let offset = state.scanner.offset();
+                let end = state.adapter_offset + state.adapter.available() as u64;
+                state.discard_to(end);
+                state.restart_at(offset);
+            }
+            self.handle_buffer(&mut state, &settings, buffer, &mut out)?;
+        }
+        self.push_out(out)
+    }
+
+    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        use gst::EventView;
+        gst::log!(CAT, obj = pad, "Handling event {event:?}");
+        match event.view() {
+            EventView::Caps(c) => {
+                let fps = c
+                    .caps()
+                    .structure(0)
+                    .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
+                    .filter(|f| f.numer() > 0 && f.denom() > 0);
+                self.state().upstream_fps = fps;
+                true
+            }
+            EventView::Segment(s) => {
+                let mut state = self.state();
+                let segment = s.segment();
+                state.seqnum = Some(event.seqnum());
+                if let Some(time) = segment.downcast_ref::<gst::ClockTime>() {
+                    state.upstream_time = true;
+                    state.segment = time.clone();
+                    let start = time.start().map_or(0, |t| t.nseconds());
+                    state.ts.reset(start, 0);
+                } else {
+                    state.upstream_time = false;
+                    let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
+                    if let Some(bytes) = segment.downcast_ref::<gst::format::Bytes>() {
+                        // A byte segment from a seek upstream: continue the frame count
+                        // if that offset is a known frame start.
+                        let start = bytes.start().map_or(0, |b| *b);
+                        state.restart_at(start);
+                        let n = state.index.binary_search(&start).unwrap_or(0) as u64;
+                        let t = gst::ClockTime::from_nseconds(state.ts.offset_of(n));
+                        seg.set_start(t);
+                        seg.set_time(t);
+                        seg.set_position(t);
+                        state.ts.reset(0, n);
+                        state.frame_no = n;
+                    } else {
+                        state.ts.reset(0, 0);
+                    }
+                    state.segment = seg;
+                }
+                state.need_segment = true;
+                true
+            }
+            EventView::Eos(_) => {
+                let settings = self.settings();
+                let mut out = Vec::new();
+                {
+                    let mut state = self.state();
+                    self.drain(&mut state, &settings, &mut out);
+                    self.finish_stream(&mut state, &mut out);
+                }
+                let _ = self.push_out(out);
+                self.srcpad.push_event(event)
+            }
+            EventView::FlushStop(_) => {
+                {
+                    let mut state = self.state();
+                    let offset = state.scanner.offset();
+                    state.restart_at(offset);
+                    state.need_segment = true;
+                    state.pending_events.clear();
+                    state.last_pts = None;
+                }
+                self.srcpad.push_event(event)
+            }
+            EventView::StreamStart(_) | EventView::FlushStart(_) => self.srcpad.push_event(event),
+            _ => {
+                if event.is_serialized() {
+                    let mut state = self.state();
+                    if state.out_format.is_none() || state.need_segment {
+                        state.pending_events.push(event);
+                        return true;
+                    }
+                }
+                gst::Pad::event_default(pad, Some(&*self.obj()), event)
+            }
+        }
+    }
+
+    /// At the end of the stream: held-back events go out, and a stream with no
+    /// frame at all is reported.
+    fn finish_stream(&self, state: &mut State, out: &mut Vec<Out>) {
+        self.stream_start(state, out);
+        if state.need_segment {
+            out.push(Out::Event(gst::event::Segment::new(&state.segment)));
+            state.need_segment = false;
+        }
+        out.extend(state.pending_events.drain(..).map(Out::Event));
+        if state.stats.frames == 0 && state.stats.bytes_in > 0 {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Demux,
+                [
+                    "No JPEG frame found in {} bytes of input",
+                    state.stats.bytes_in
+                ]
+            );
+        }
+    }
+
+    // ---- Pull mode ----
+
+    fn sink_activate(&self, pad: &gst::Pad) -> Result<(), gst::LoggableError> {
+        let mut query = gst::query::Scheduling::new();
+        let pull = pad.peer_query(&mut query)
+            && query
+                .has_scheduling_mode_with_flags(gst::PadMode::Pull, gst::SchedulingFlags::SEEKABLE);
+        let mode = if pull {
+            gst::PadMode::Pull
+        } else {
+            gst::PadMode::Push
+        };
+        gst::debug!(CAT, imp = self, "Activating in {mode:?} mode");
+        pad.activate_mode(mode, true)?;
+        Ok(())
+    }
+
+    fn sink_activatemode(
+        &self,
+        pad: &gst::Pad,
+        mode: gst::PadMode,
+        active: bool,
+    ) -> Result<(), gst::LoggableError> {
+        if mode != gst::PadMode::Pull {
+            return Ok(());
+        }
+        if active {
+            {
+                let mut state = self.state();
+                state.pull = true;
+                state.need_stream_start = true;
+                state.upstream_time = false;
+                state.segment = gst::FormattedSegment::new();
+                state.need_segment = true;
+            }
+            self.start_task(pad)?;
+        } else {
+            pad.stop_task()?;
+        }
+        Ok(())
+    }
+
+    fn start_task(&self, pad: &gst::Pad) -> Result<(), glib::BoolError> {
+        let weak = self.obj().downgrade();
+        pad.start_task(move || {
+            if let Some(element) = weak.upgrade() {
+                element.imp().pull_loop();
+            }
+        })
+    }
+
+    fn pull_loop(&self) {
+        let settings = self.settings();
+        let offset = self.state().pull_offset;
+        let result = self.sinkpad.pull_range(offset, PULL_BLOCK);
+        let mut out = Vec::new();
+        let flow = match result {
+            Ok(buffer) => {
+                let mut state = self.state();
+                state.pull_offset = offset + buffer.size() as u64;
+                let stop = state.segment.stop();
+                let r = self.handle_buffer(&mut state, &settings, buffer, &mut out);
+                let past_stop = stop.is_some_and(|s| state.last_pts.is_some_and(|p| p >= s));
+                drop(state);
+                r.and_then(|_| self.push_out(out)).and_then(|s| {
+                    if past_stop {
+                        Err(gst::FlowError::Eos)
+                    } else {
+                        Ok(s)
+                    }
+                })
+            }
+            Err(gst::FlowError::Eos) => {
+                let mut state = self.state();
+                self.drain(&mut state, &settings, &mut out);
+                drop(state);
+                self.push_out(out).and(Err(gst::FlowError::Eos))
+            }
+            Err(e) => Err(e),
+        };
+        let Err(err) = flow else {
+            return;
+        };
+        gst::debug!(CAT, imp = self, "Pausing task: {err:?}");
+        let _ = self.sinkpad.pause_task();
+        match err {
+            gst::FlowError::Flushing => {}
+            gst::FlowError::Eos => self.push_eos(),
+            _ => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ["Streaming stopped, reason {err:?}"]
+                );
+                self.push_eos();
+            }
+        }
+    }
+
+    fn push_eos(&self) {
+        let mut out = Vec::new();
+        let seqnum = {
+            let mut state = self.state();
+            self.finish_stream(&mut state, &mut out);
+            state.seqnum
+        };
+        let _ = self.push_out(out);
+        let mut eos = gst::event::Eos::builder();
+        if let Some(seqnum) = seqnum {
+            eos = eos.seqnum(seqnum);
+        }
+        self.srcpad.push_event(eos.build());
+    }
+
+    /// Byte offset of frame `n`, extending the index by scanning ahead if
+    /// needed. `None` if the stream has fewer frames.
+    fn frame_offset(&self, state: &mut State, settings: &Settings, n: u64) -> Option<u64> {
+        let mut scanner = Scanner::new(u64::from(settings.max_frame_size));
+        let mut pos = state.index_next;
+        scanner.reset(pos);
+        let mut events = Vec::new();
+        while state.index.len() as u64 <= n && !state.index_complete {
+            events.clear();
+            match self.sinkpad.pull_range(pos, PULL_BLOCK) {
+                Ok(buffer) => {
+                    let Ok(map) = buffer.map_readable() else {
+                        return None;
+                    };
+                    scanner.feed(&map, &mut events);
+                    pos += map.len() as u64;
+                }
+                Err(gst::FlowError::Eos) => {
+                    scanner.finish(&mut events);
+                    state.index_complete = true;
+                }
+                Err(_) => return None,
+            }
+            for ev in &events {
+                if let Event::Frame(f) = ev {
+                    if is_output(f, settings.incomplete) {
+                        state.index.push(f.start);
+                        state.index_next = f.end;
+                    }
+                }
+            }
+        }
+        state.index.get(usize::try_from(n).ok()?).copied()
+    }
+
+    fn perform_seek(&self, event: &gst::event::Seek) -> bool {
+        let (rate, flags, start_type, start, stop_type, stop) = event.get();
+        let (gst::GenericFormattedValue::Time(start), gst::GenericFormattedValue::Time(stop)) =
+            (start, stop)
+        else {
+            gst::debug!(CAT, imp = self, "Only TIME seeks are supported");
+            return false;
+        };
+        if rate <= 0.0 {
+            gst::debug!(CAT, imp = self, "Reverse playback is not supported");
+            return false;
+        }
+        let seqnum = event.seqnum();
+        let flush = flags.contains(gst::SeekFlags::FLUSH);
+        if flush {
+            let ev = gst::event::FlushStart::builder().seqnum(seqnum).build();
+            self.srcpad.push_event(ev.clone());
+            self.sinkpad.push_event(ev);
+        }
+        let _ = self.sinkpad.pause_task();
+        let stream_lock = self.sinkpad.stream_lock();
+        if flush {
+            let ev = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
+            self.sinkpad.push_event(ev.clone());
+            self.srcpad.push_event(ev);
+        }
+        let settings = self.settings();
+        {
+            let mut state = self.state();
+            let mut segment = state.segment.clone();
+            if segment
+                .do_seek(rate, flags, start_type, start, stop_type, stop)
+                .is_none()
+            {
+                drop(state);
+                drop(stream_lock);
+                let _ = self.start_task(&self.sinkpad);
+                return false;
+            }
+            let fps = state.framerate(&settings);
+            state
+                .ts
+                .set_framerate(fps.numer() as u64, fps.denom() as u64);
+            let target = segment.position().map_or(0, |p| p.nseconds());
+            let n = state.ts.frame_at(target);
+            let offset = self.frame_offset(&mut state, &settings, n);
+            let (n, offset) = match offset {
+                Some(o) => (n, o),
+                // Past the last frame: continue from the end, which gives EOS.
+                None => (
+                    state.index.len() as u64,
+                    state.index_next.max(state.pull_offset),
+                ),
+            };
+            gst::debug!(
+                CAT,
+                imp = self,
+                "Seek to {target} ns: frame {n} at byte {offset}"
+            );
+            if !flags.contains(gst::SeekFlags::ACCURATE) {
+                let t = gst::ClockTime::from_nseconds(state.ts.offset_of(n));
+                segment.set_start(t);
+                segment.set_time(t);
+                segment.set_position(t);
+            }
+            state.segment = segment;
+            state.seqnum = Some(seqnum);
+            state.need_segment = true;
+            state.restart_at(offset);
+            state.pull_offset = offset;
+            state.ts.reset(0, n);
+            state.frame_no = n;
+            state.last_pts = None;
+        }
+        drop(stream_lock);
+        self.start_task(&self.sinkpad).is_ok()
+    }
+
+    fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        if let gst::EventView::Seek(seek) = event.view() {
+            if self.state().pull {
+                return self.perform_seek(seek);
+            }
+        }
+        gst::Pad::event_default(pad, Some(&*self.obj()), event)
+    }
+
+    /// Duration of the stream, exact once every frame is indexed, else
+    /// estimated from the mean frame size so far.
+    fn duration(&self) -> Option<gst::ClockTime> {
+        let settings = self.settings();
+        let state = self.state();
+        let fps = state.framerate(&settings);
+        let ts = Timestamper::new(fps.numer() as u64, fps.denom() as u64);
+        let frames = state.index.len() as u64;
+        if state.index_complete {
+            return Some(gst::ClockTime::from_nseconds(ts.offset_of(frames)));
+        }
+        if frames == 0 || state.index_next == 0 {
+            return None;
+        }
+        drop(state);
+        let size = self.sinkpad.peer_query_duration::<gst::format::Bytes>()?;
+        let est = (u128::from(*size) * u128::from(frames)
+            / u128::from(self.state().index_next.max(1))) as u64;
+        Some(gst::ClockTime::from_nseconds(ts.offset_of(est)))
+    }
+
+    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        use gst::QueryViewMut;
+        match query.view_mut() {
+            QueryViewMut::Position(q) if q.format() == gst::Format::Time => {
+                let state = self.state();
+                let Some(pts) = state.last_pts else {
+                    return false;
+                };
+                let pos = state.segment.to_stream_time(pts).unwrap_or(pts);
+                q.set(pos);
+                true
+            }
+            QueryViewMut::Duration(q) if q.format() == gst::Format::Time => {
+                if !self.state().pull {
+                    return gst::Pad::query_default(pad, Some(&*self.obj()), query);
+                }
+                match self.duration() {
+                    Some(d) => {
+                        q.set(d);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            QueryViewMut::Seeking(q) if self.state().pull => {
+                if q.format() != gst::Format::Time {
+                    return false;
+                }
+                let duration = self.duration();
+                q.set(true, gst::ClockTime::ZERO, duration);
+                true
+            }
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for MjpegSplit {
+    const NAME: &'static str = "GstMjpegSplit";
+    type Type = super::MjpegSplit;
+    type ParentType = gst::Element;
+
+    fn with_class(klass: &Self::Class) -> Self {
+        let templ = klass.pad_template("sink").expect("sink template");
+        let sinkpad = gst::Pad::builder_from_template(&templ)
+            .chain_function(|pad, parent, buffer| {
+                MjpegSplit::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |imp| imp.sink_chain(pad, buffer),
+                )
+            })
+            .event_function(|pad, parent, event| {
+                MjpegSplit::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.sink_event(pad, event),
+                )
+            })
+            .activate_function(|pad, parent| {
+                MjpegSplit::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::loggable_error!(CAT, "Panic activating sink pad")),
+                    |imp| imp.sink_activate(pad),
+                )
+            })
+            .activatemode_function(|pad, parent, mode, active| {
+                MjpegSplit::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::loggable_error!(CAT, "Panic activating sink pad")),
+                    |imp| imp.sink_activatemode(pad, mode, active),
+                )
+            })
+            .build();
+        let templ = klass.pad_template("src").expect("src template");
+        let srcpad = gst::Pad::builder_from_template(&templ)
+            .event_function(|pad, parent, event| {
+                MjpegSplit::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.src_event(pad, event),
+                )
+            })
+            .query_function(|pad, parent, query| {
+                MjpegSplit::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.src_query(pad, query),
+                )
+            })
+            .build();
+        let settings = Settings::default();
+        MjpegSplit {
+            sinkpad,
+            srcpad,
+            state: Mutex::new(State::new(&settings)),
+            settings: Mutex::new(settings),
+        }
+    }
+}
+
+impl ObjectImpl for MjpegSplit {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                gst::ParamSpecFraction::builder("framerate")
+                    .nick("Frame rate")
+                    .blurb(
+                        "Frame rate used to timestamp frames when upstream gives no \
+                         timestamps (files), and put in the caps. 0/1 = take it from \
+                         the upstream caps, else 30/1",
+                    )
+                    .minimum(gst::Fraction::new(0, 1))
+                    .maximum(gst::Fraction::new(i32::MAX, 1))
+                    .default_value(DEFAULT_FRAMERATE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-frame-size")
+                    .nick("Maximum frame size")
+                    .blurb(
+                        "Largest frame in bytes; a frame growing past it is dropped and \
+                         the scan resynchronises on the next SOI (bounds memory use)",
+                    )
+                    .minimum(1024)
+                    .default_value(DEFAULT_MAX_FRAME_SIZE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("incomplete-frames", DEFAULT_INCOMPLETE)
+                    .nick("Incomplete frames")
+                    .blurb(
+                        "What to do with a frame whose data ends without an EOI marker \
+                         (cut by a new SOI or the end of the stream)",
+                    )
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb(
+                        "Counters: frames, bytes-in, bytes-skipped, incomplete-frames, \
+                         damaged-frames, dropped-incomplete, dropped-no-scan, \
+                         dropped-too-large, format-changes",
+                    )
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "framerate" => settings.framerate = value.get().expect("type checked upstream"),
+            "max-frame-size" => {
+                settings.max_frame_size = value.get().expect("type checked upstream")
+            }
+            "incomplete-frames" => {
+                settings.incomplete = value.get().expect("type checked upstream")
+            }
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings();
+        match pspec.name() {
+            "framerate" => settings.framerate.to_value(),
+            "max-frame-size" => settings.max_frame_size.to_value(),
+            "incomplete-frames" => settings.incomplete.to_value(),
+            "stats" => self.state().stats.to_structure().to_value(),
+            _ => unimplemented!(),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.add_pad(&self.sinkpad).expect("add sink pad");
+        obj.add_pad(&self.srcpad).expect("add src pad");
+    }
+}
+
+impl GstObjectImpl for MjpegSplit {}
+
+impl ElementImpl for MjpegSplit {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "MJPEG stream splitter",
+                "Codec/Parser/Video",
+                "Splits raw or multipart MJPEG byte streams (files, IP cameras) into \
+                 JPEG frames found by a segment-aware marker walk, each with a PTS, a \
+                 duration and full caps; damaged data is skipped, never fatal",
+                "mjpegsplit developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let sink_caps = gst::Caps::builder_full()
+                .structure(gst::Structure::new_empty("image/jpeg"))
+                .structure(gst::Structure::new_empty("multipart/x-mixed-replace"))
+                .structure(gst::Structure::new_empty("application/octet-stream"))
+                .structure(gst::Structure::new_empty("video/x-mjpeg"))
+                .build();
+            let src_caps = gst::Caps::builder("image/jpeg")
+                .field("parsed", true)
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &sink_caps,
+                )
+                .expect("sink template"),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &src_caps,
+                )
+                .expect("src template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::ReadyToPaused {
+            *self.state() = State::new(&self.settings());
+        }
+        let ret = self.parent_change_state(transition)?;
+        if transition == gst::StateChange::PausedToReady {
+            let stats = self.state().stats.clone();
+            let mut state = State::new(&self.settings());
+            state.stats = stats;
+            *self.state() = state;
+        }
+        Ok(ret)
+    }
+}
