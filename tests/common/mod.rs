@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+#![allow(dead_code)]
+
+use gst::prelude::*;
+use std::path::PathBuf;
+
+pub fn init() {
+    use std::sync::Once;
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstmjpegsplit::plugin_register_static().expect("register plugin");
+    });
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixture_path(name)).unwrap()
+}
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A file in a per-test temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "mjpegsplit-test-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Split the JPEG files of a raw concatenation made by an encoder (each frame
+/// is SOI..EOI with nothing between), using the scanner-independent fact that
+/// every frame starts with `FF D8 FF` right after the previous `FF D9`.
+pub fn split_concatenation(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    let mut start = 0;
+    let mut i = 2;
+    while i + 3 <= data.len() {
+        if data[i - 2..i] == [0xFF, 0xD9] && data[i..i + 3] == [0xFF, 0xD8, 0xFF] {
+            frames.push(data[start..i].to_vec());
+            start = i;
+        }
+        i += 1;
+    }
+    frames.push(data[start..].to_vec());
+    frames
+}
+
+/// JPEG bodies of a multipart stream, found by its Content-Length headers.
+pub fn multipart_bodies(data: &[u8]) -> Vec<Vec<u8>> {
+    let text_pos = |hay: &[u8], needle: &[u8]| {
+        hay.windows(needle.len())
+            .position(|w| w.eq_ignore_ascii_case(needle))
+    };
+    let mut out = Vec::new();
+    let mut rest = data;
+    while let Some(k) = text_pos(rest, b"content-length:") {
+        let line = &rest[k + 15..];
+        let eol = line.iter().position(|&b| b == b'\r').unwrap();
+        let len: usize = std::str::from_utf8(&line[..eol])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let body = text_pos(line, b"\r\n\r\n").unwrap() + 4;
+        out.push(line[body..body + len].to_vec());
+        rest = &line[body + len..];
+    }
+    out
+}
+
+pub fn buffer_bytes(b: &gst::BufferRef) -> Vec<u8> {
+    b.map_readable().unwrap().to_vec()
+}
+
+/// Run a pipeline description to EOS; panics on an error message.
+pub fn run_pipeline(desc: &str) -> gst::Element {
+    let pipeline = gst::parse::launch(desc).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                pipeline.set_state(gst::State::Null).unwrap();
+                panic!("{desc}: {} ({:?})", e.error(), e.debug());
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    pipeline
+}
