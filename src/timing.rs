@@ -76,8 +76,10 @@ impl Timestamper {
     }
 
     /// The frame number whose display interval holds `ns` (from base 0).
+    /// PTS are rounded down to the nanosecond, so the PTS of a frame (which
+    /// may be up to 1 ns before its exact start) maps back to that frame.
     pub fn frame_at(&self, ns: u64) -> u64 {
-        let n = u128::from(ns) * u128::from(self.fps_n) / (SECOND * u128::from(self.fps_d));
+        let n = (u128::from(ns) + 1) * u128::from(self.fps_n) / (SECOND * u128::from(self.fps_d));
         u64::try_from(n).unwrap_or(u64::MAX)
     }
 
