@@ -132,7 +132,8 @@ mod tests {
         // Frame 3 of a 30/1 stream is shown from 0.1 s to 0.1333 s.
         let t = Timestamper::new(30, 1);
         assert_eq!(t.frame_at(100_000_000), 3);
-        assert_eq!(t.frame_at(133_333_333), 3);
+        assert_eq!(t.frame_at(133_333_332), 3);
+        assert_eq!(t.frame_at(133_333_333), 4); // the PTS of frame 4
         assert_eq!(t.frame_at(t.offset_of(7)), 7);
     }
 
