@@ -156,11 +156,11 @@ fn main() -> ExitCode {
     gst::init().expect("GStreamer init");
     gstmjpegsplit::plugin_register_static().expect("register mjpegsplit");
 
-    if let Some(seconds) = args.generate {
-        if let Err(e) = generate(&args.input, seconds, &args.framerate) {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let Some(seconds) = args.generate
+        && let Err(e) = generate(&args.input, seconds, &args.framerate)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
     }
     let mux = if args.output.ends_with(".mkv") {
         "matroskamux"

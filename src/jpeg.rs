@@ -527,42 +527,34 @@ impl Scanner {
         let cur = self.cur.as_mut().expect("in a frame");
         self.state = State::Marker;
         match code {
-            c if is_sof(c) => {
-                if !cur.seen_sof && cap.len() >= 6 {
-                    cur.seen_sof = true;
-                    let info = &mut cur.info;
-                    info.sof = c - 0xC0;
-                    info.precision = cap[0];
-                    info.height = u16::from_be_bytes([cap[1], cap[2]]);
-                    info.width = u16::from_be_bytes([cap[3], cap[4]]);
-                    info.components = cap[5];
-                    for (k, comp) in cap[6..].chunks_exact(3).take(MAX_COMPONENTS).enumerate() {
-                        info.sampling[k] = (comp[0], comp[1] >> 4, comp[1] & 0x0F);
-                    }
+            c if is_sof(c) && !cur.seen_sof && cap.len() >= 6 => {
+                cur.seen_sof = true;
+                let info = &mut cur.info;
+                info.sof = c - 0xC0;
+                info.precision = cap[0];
+                info.height = u16::from_be_bytes([cap[1], cap[2]]);
+                info.width = u16::from_be_bytes([cap[3], cap[4]]);
+                info.components = cap[5];
+                for (k, comp) in cap[6..].chunks_exact(3).take(MAX_COMPONENTS).enumerate() {
+                    info.sampling[k] = (comp[0], comp[1] >> 4, comp[1] & 0x0F);
                 }
             }
             SOS => {
                 cur.seen_sos = true;
                 self.state = State::Entropy;
             }
-            DNL => {
-                if cap.len() == 2 && cur.info.height == 0 {
-                    cur.info.height = u16::from_be_bytes([cap[0], cap[1]]);
-                }
+            DNL if cap.len() == 2 && cur.info.height == 0 => {
+                cur.info.height = u16::from_be_bytes([cap[0], cap[1]]);
             }
-            APP0 => {
-                if cap.len() >= 12 && cap.starts_with(b"JFIF\0") {
-                    cur.info.jfif_density = Some((
-                        cap[7],
-                        u16::from_be_bytes([cap[8], cap[9]]),
-                        u16::from_be_bytes([cap[10], cap[11]]),
-                    ));
-                }
+            APP0 if cap.len() >= 12 && cap.starts_with(b"JFIF\0") => {
+                cur.info.jfif_density = Some((
+                    cap[7],
+                    u16::from_be_bytes([cap[8], cap[9]]),
+                    u16::from_be_bytes([cap[10], cap[11]]),
+                ));
             }
-            APP14 => {
-                if cap.len() >= 12 && cap.starts_with(b"Adobe") {
-                    cur.info.adobe_transform = Some(cap[11]);
-                }
+            APP14 if cap.len() >= 12 && cap.starts_with(b"Adobe") => {
+                cur.info.adobe_transform = Some(cap[11]);
             }
             _ => {}
         }

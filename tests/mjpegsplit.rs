@@ -81,7 +81,7 @@ fn raw_frames_bytes_timestamps_caps() {
     }
     let s = caps_struct(&h);
     assert_eq!(s.name(), "image/jpeg");
-    assert_eq!(s.get::<bool>("parsed").unwrap(), true);
+    assert!(s.get::<bool>("parsed").unwrap());
     assert_eq!(s.get::<i32>("width").unwrap(), 160);
     assert_eq!(s.get::<i32>("height").unwrap(), 120);
     assert_eq!(
@@ -407,17 +407,17 @@ fn pull_mode_seek_lands_on_the_right_frame() {
         // target (accurate) or at the frame shown at the target.
         loop {
             let ev = h.pull_event().unwrap();
-            if let gst::EventView::Segment(s) = ev.view() {
-                if ev.seqnum() == seqnum {
-                    let seg = s.segment().downcast_ref::<gst::ClockTime>().unwrap();
-                    let want = if flags.contains(gst::SeekFlags::ACCURATE) {
-                        target_ms
-                    } else {
-                        first_pts_ms
-                    };
-                    assert_eq!(seg.start(), Some(gst::ClockTime::from_mseconds(want)));
-                    break;
-                }
+            if let gst::EventView::Segment(s) = ev.view()
+                && ev.seqnum() == seqnum
+            {
+                let seg = s.segment().downcast_ref::<gst::ClockTime>().unwrap();
+                let want = if flags.contains(gst::SeekFlags::ACCURATE) {
+                    target_ms
+                } else {
+                    first_pts_ms
+                };
+                assert_eq!(seg.start(), Some(gst::ClockTime::from_mseconds(want)));
+                break;
             }
         }
         let out = pull_until_eos(&mut h);

@@ -375,10 +375,10 @@ impl MjpegSplit {
             .out_format
             .is_none_or(|(info, f)| !info.same_format(&frame.info) || f != fps)
         {
-            if let Some((old, _)) = state.out_format {
-                if !old.same_format(&frame.info) {
-                    state.stats.format_changes += 1;
-                }
+            if let Some((old, _)) = state.out_format
+                && !old.same_format(&frame.info)
+            {
+                state.stats.format_changes += 1;
             }
             let caps = caps_for(&frame.info, fps);
             gst::debug!(CAT, imp = self, "New caps {caps}");
@@ -710,11 +710,11 @@ impl MjpegSplit {
                 Err(_) => return None,
             }
             for ev in &events {
-                if let Event::Frame(f) = ev {
-                    if is_output(f, settings.incomplete) {
-                        state.index.push(f.start);
-                        state.index_next = f.end;
-                    }
+                if let Event::Frame(f) = ev
+                    && is_output(f, settings.incomplete)
+                {
+                    state.index.push(f.start);
+                    state.index_next = f.end;
                 }
             }
         }
@@ -800,10 +800,10 @@ impl MjpegSplit {
     }
 
     fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
-        if let gst::EventView::Seek(seek) = event.view() {
-            if self.state().pull {
-                return self.perform_seek(seek);
-            }
+        if let gst::EventView::Seek(seek) = event.view()
+            && self.state().pull
+        {
+            return self.perform_seek(seek);
         }
         gst::Pad::event_default(pad, Some(&*self.obj()), event)
     }
