@@ -95,6 +95,8 @@ fn sof_facts() {
     assert_eq!(p.components, 3);
     assert_eq!(p.sampling_name(), Some("YCbCr-4:2:0"));
     assert_eq!(p.colorspace(), Some("sYUV"));
+    // jpegtran: progressive with restart intervals (RSTn in every scan).
+    assert_eq!(info(RESTART_JPEGTRAN).sof, 2);
     let r = info(RESTART_422);
     assert_eq!(r.sof, 0);
     assert_eq!(r.sampling_name(), Some("YCbCr-4:2:2"));
