@@ -45,8 +45,7 @@ fn collect(desc: &str, feed: impl FnOnce(&gst::Bin)) -> Vec<(Vec<u8>, gst::Clock
         }
     }
     pipeline.set_state(gst::State::Null).unwrap();
-    let frames = frames.lock().unwrap().clone();
-    frames
+    frames.lock().unwrap().clone()
 }
 
 #[test]
