@@ -453,6 +453,11 @@ fn push_mode_from_file_through_queue() {
         bodies
     );
     assert_eq!(out[19].pts(), Some(gst::ClockTime::from_mseconds(4750)));
+    // Estimated from the byte size upstream and the mean frame size.
+    assert_eq!(
+        h.sinkpad().unwrap().peer_query_duration::<gst::ClockTime>(),
+        Some(gst::ClockTime::from_seconds(5))
+    );
 }
 
 #[test]

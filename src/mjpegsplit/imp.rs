@@ -134,6 +134,8 @@ struct State {
     /// Number of the next output frame, counted from the start of the stream.
     frame_no: u64,
     last_pts: Option<gst::ClockTime>,
+    /// Byte offset just after the last output frame (frames `0..frame_no` lie before it).
+    last_frame_end: u64,
     // Pull mode.
     pull: bool,
     pull_offset: u64,
@@ -164,6 +166,7 @@ impl State {
             discont: true,
             frame_no: 0,
             last_pts: None,
+            last_frame_end: 0,
             pull: false,
             pull_offset: 0,
             index: Vec::new(),
@@ -416,6 +419,7 @@ impl MjpegSplit {
             state.index_next = frame.end;
         }
         state.frame_no += 1;
+        state.last_frame_end = frame.end;
         state.last_pts = Some(pts);
         state.stats.frames += 1;
         out.push(Out::Buffer(buffer));
@@ -507,6 +511,7 @@ impl MjpegSplit {
                         seg.set_position(t);
                         state.ts.reset(0, n);
                         state.frame_no = n;
+                        state.last_frame_end = start;
                     } else {
                         state.ts.reset(0, 0);
                     }
@@ -793,6 +798,7 @@ impl MjpegSplit {
             state.pull_offset = offset;
             state.ts.reset(0, n);
             state.frame_no = n;
+            state.last_frame_end = offset;
             state.last_pts = None;
         }
         drop(stream_lock);
@@ -808,25 +814,29 @@ impl MjpegSplit {
         gst::Pad::event_default(pad, Some(&*self.obj()), event)
     }
 
-    /// Duration of the stream, exact once every frame is indexed, else
-    /// estimated from the mean frame size so far.
+    /// Duration of the stream: exact once every frame is indexed (pull
+    /// mode), else estimated from the upstream size in bytes and the mean
+    /// frame size so far.
     fn duration(&self) -> Option<gst::ClockTime> {
         let settings = self.settings();
         let state = self.state();
         let fps = state.framerate(&settings);
         let ts = Timestamper::new(fps.numer() as u64, fps.denom() as u64);
-        let frames = state.index.len() as u64;
         if state.index_complete {
-            return Some(gst::ClockTime::from_nseconds(ts.offset_of(frames)));
+            return Some(gst::ClockTime::from_nseconds(
+                ts.offset_of(state.index.len() as u64),
+            ));
         }
-        if frames == 0 || state.index_next == 0 {
+        let (frames, bytes) = (state.frame_no, state.last_frame_end);
+        if frames == 0 || bytes == 0 {
             return None;
         }
         drop(state);
         let size = self.sinkpad.peer_query_duration::<gst::format::Bytes>()?;
-        let est = (u128::from(*size) * u128::from(frames)
-            / u128::from(self.state().index_next.max(1))) as u64;
-        Some(gst::ClockTime::from_nseconds(ts.offset_of(est)))
+        let est = u128::from(*size) * u128::from(frames) / u128::from(bytes);
+        Some(gst::ClockTime::from_nseconds(
+            ts.offset_of(u64::try_from(est).ok()?),
+        ))
     }
 
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
@@ -842,8 +852,11 @@ impl MjpegSplit {
                 true
             }
             QueryViewMut::Duration(q) if q.format() == gst::Format::Time => {
-                if !self.state().pull {
-                    return gst::Pad::query_default(pad, Some(&*self.obj()), query);
+                // A live or timed upstream knows better.
+                if !self.state().pull
+                    && gst::Pad::query_default(pad, Some(&*self.obj()), q.query_mut())
+                {
+                    return true;
                 }
                 match self.duration() {
                     Some(d) => {
