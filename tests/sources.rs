@@ -34,17 +34,7 @@ fn collect(desc: &str, feed: impl FnOnce(&gst::Bin)) -> Vec<(Vec<u8>, gst::Clock
             })
             .build(),
     );
-    pipeline.set_state(gst::State::Playing).unwrap();
-    feed(&pipeline);
-    let bus = pipeline.bus().unwrap();
-    for msg in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
-        match msg.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => panic!("{}", e.error()),
-            _ => {}
-        }
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
+    play_to_eos(pipeline.upcast_ref(), || feed(&pipeline));
     frames.lock().unwrap().clone()
 }
 

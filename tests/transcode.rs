@@ -32,20 +32,7 @@ fn mp4_frames_and_span(path: &str) -> (usize, gst::ClockTime) {
                 .push((b.pts().unwrap(), b.duration().unwrap()));
             gst::PadProbeReturn::Ok
         });
-    let pipeline = {
-        let p = pipeline;
-        p.set_state(gst::State::Playing).unwrap();
-        let bus = p.bus().unwrap();
-        for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
-            match msg.view() {
-                gst::MessageView::Eos(_) => break,
-                gst::MessageView::Error(e) => panic!("{}", e.error()),
-                _ => {}
-            }
-        }
-        p
-    };
-    pipeline.set_state(gst::State::Null).unwrap();
+    play_to_eos(&pipeline, || {});
     let seen = seen.lock().unwrap();
     let lo = seen.iter().map(|(p, _)| *p).min().unwrap();
     let hi = seen.iter().map(|(p, d)| *p + *d).max().unwrap();

@@ -93,21 +93,28 @@ pub fn buffer_bytes(b: &gst::BufferRef) -> Vec<u8> {
     b.map_readable().unwrap().to_vec()
 }
 
-/// Run a pipeline description to EOS; panics on an error message.
-pub fn run_pipeline(desc: &str) -> gst::Element {
-    let pipeline = gst::parse::launch(desc).unwrap();
+/// Set `pipeline` playing, call `feed`, wait for EOS (panics on an error
+/// message), then stop it.
+pub fn play_to_eos(pipeline: &gst::Element, feed: impl FnOnce()) {
     pipeline.set_state(gst::State::Playing).unwrap();
+    feed();
     let bus = pipeline.bus().unwrap();
     for msg in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
         match msg.view() {
             gst::MessageView::Eos(_) => break,
             gst::MessageView::Error(e) => {
                 pipeline.set_state(gst::State::Null).unwrap();
-                panic!("{desc}: {} ({:?})", e.error(), e.debug());
+                panic!("{}: {} ({:?})", pipeline.name(), e.error(), e.debug());
             }
             _ => {}
         }
     }
     pipeline.set_state(gst::State::Null).unwrap();
+}
+
+/// Run a pipeline description to EOS; panics on an error message.
+pub fn run_pipeline(desc: &str) -> gst::Element {
+    let pipeline = gst::parse::launch(desc).unwrap();
+    play_to_eos(&pipeline, || {});
     pipeline
 }
