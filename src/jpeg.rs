@@ -213,6 +213,30 @@ struct Current {
 const CAPTURE_MAX: usize = 18;
 
 /// Incremental JPEG frame scanner. See the module documentation.
+///
+/// ```
+/// use gstmjpegsplit::jpeg::{Event, Scanner};
+///
+/// // A minimal grayscale JPEG: SOI, SOF0 (8x8, 1 component), SOS, one byte of
+/// // entropy data with a stuffed FF, EOI; with junk before it.
+/// let jpeg: &[u8] = &[
+///     0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11,
+///     0x00, 0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x12, 0xFF, 0x00,
+///     0xFF, 0xD9,
+/// ];
+/// let mut stream = b"--boundary\r\n\r\n".to_vec();
+/// stream.extend_from_slice(jpeg);
+///
+/// let mut scanner = Scanner::default();
+/// let mut events = Vec::new();
+/// for chunk in stream.chunks(5) {
+///     scanner.feed(chunk, &mut events);
+/// }
+/// let Event::Frame(frame) = events[0] else { panic!() };
+/// assert_eq!((frame.start, frame.end), (14, 14 + jpeg.len() as u64));
+/// assert_eq!((frame.info.width, frame.info.height), (8, 8));
+/// assert!(frame.complete);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Scanner {
     state: State,
