@@ -195,6 +195,9 @@ enum State {
     Entropy,
     /// Entropy-coded data, the last byte was `FF`.
     EntropyFf,
+    /// Entropy-coded data after `\n`: this many bytes of the multipart
+    /// delimiter (`--boundary`) have matched so far.
+    EntropyDelim(usize),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -247,6 +250,34 @@ pub struct Scanner {
     capture: [u8; CAPTURE_MAX],
     capture_len: usize,
     capture_want: usize,
+    /// Multipart delimiter (`--boundary`) that ends a frame's entropy data
+    /// when it follows a line feed; empty when unknown.
+    delimiter: Vec<u8>,
+    /// Where the delimiter line being matched starts (its `\r\n` or `\n`).
+    delim_start: u64,
+    /// The last byte fed, for the `\r` of a `\r\n` split across feeds.
+    last_byte: u8,
+    /// Part mode: stop after the first frame event, and stop when the bytes
+    /// before an SOI are not blank (the part is not a JPEG).
+    part_mode: bool,
+    /// Part mode: also stop when the first scan's entropy data begins.
+    stop_at_entropy: bool,
+    stop: Option<Stop>,
+}
+
+/// Why [`Scanner::feed_part`] stopped before the end of its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// A frame was reported (or dropped).
+    FrameEnd,
+    /// A frame was cut by the multipart delimiter, whose line is consumed up
+    /// to the end of the boundary text.
+    Delimiter,
+    /// A byte that is neither blank nor an SOI came before any SOI.
+    NotJpeg,
+    /// The header section was walked and the entropy data begins here
+    /// (only when asked for with `stop_at_entropy`).
+    Entropy,
 }
 
 impl Default for Scanner {
@@ -267,7 +298,50 @@ impl Scanner {
             capture: [0; CAPTURE_MAX],
             capture_len: 0,
             capture_want: 0,
+            delimiter: Vec::new(),
+            delim_start: 0,
+            last_byte: 0,
+            part_mode: false,
+            stop_at_entropy: false,
+            stop: None,
         }
+    }
+
+    /// Set the multipart delimiter (`--` + boundary) that cuts a frame's
+    /// entropy data when it starts a line; empty for none.
+    pub fn set_delimiter(&mut self, delimiter: &[u8]) {
+        self.delimiter.clear();
+        self.delimiter.extend_from_slice(delimiter);
+    }
+
+    /// Whether the current frame has reached its entropy-coded data.
+    pub fn in_entropy(&self) -> bool {
+        self.cur.is_some_and(|c| c.seen_sos)
+            && matches!(
+                self.state,
+                State::Entropy | State::EntropyFf | State::EntropyDelim(_)
+            )
+    }
+
+    /// The current frame as it would be reported if it ended at `end` with
+    /// an EOI, and forget it; `None` outside a frame or without SOF/SOS.
+    /// Scanning resumes at `resume` outside any frame.
+    pub fn end_frame_at(&mut self, end: u64, resume: u64) -> Option<Frame> {
+        let cur = self.cur.take()?;
+        self.reset(resume);
+        (cur.seen_sof && cur.seen_sos).then_some(Frame {
+            start: cur.start,
+            end,
+            complete: true,
+            damaged: cur.damaged,
+            info: cur.info,
+        })
+    }
+
+    /// Move the scan position to `offset` without looking at the bytes in
+    /// between (they are skipped for now and may be fed again later).
+    pub fn skip_to(&mut self, offset: u64) {
+        self.offset = offset;
     }
 
     pub fn set_max_frame_size(&mut self, max: u64) {
@@ -285,6 +359,7 @@ impl Scanner {
         self.cur = None;
         self.capture_len = 0;
         self.capture_want = 0;
+        self.last_byte = 0;
     }
 
     /// Absolute offset of the next byte to be fed.
@@ -309,9 +384,31 @@ impl Scanner {
 
     /// Scan the next chunk of the stream, appending what was found to `out`.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        self.part_mode = false;
+        self.feed_inner(data, out);
+    }
+
+    /// Scan the body of a multipart part: like [`Scanner::feed`], but stop
+    /// right after the first frame event, at the multipart delimiter, or at
+    /// the first byte that shows the part is not a JPEG. Returns how many
+    /// bytes were consumed and why it stopped early, if it did.
+    pub fn feed_part(
+        &mut self,
+        data: &[u8],
+        stop_at_entropy: bool,
+        out: &mut Vec<Event>,
+    ) -> (usize, Option<Stop>) {
+        self.part_mode = true;
+        self.stop_at_entropy = stop_at_entropy;
+        let n = self.feed_inner(data, out);
+        (n, self.stop.take())
+    }
+
+    fn feed_inner(&mut self, data: &[u8], out: &mut Vec<Event>) -> usize {
         let base = self.offset;
         let mut i = 0usize;
-        while i < data.len() {
+        self.stop = None;
+        while i < data.len() && self.stop.is_none() {
             // Bytes of the current frame may not go past its size limit.
             let mut stop = data.len();
             if let Some(cur) = &self.cur {
@@ -325,6 +422,9 @@ impl Scanner {
                     });
                     self.cur = None;
                     self.state = State::Search;
+                    if self.part_mode {
+                        self.stop = Some(Stop::FrameEnd);
+                    }
                     continue;
                 }
                 let room = usize::try_from(limit - pos).unwrap_or(usize::MAX);
@@ -332,7 +432,11 @@ impl Scanner {
             }
             i = self.step(data, i, stop, base, out);
         }
-        self.offset = base + data.len() as u64;
+        if i > 0 {
+            self.last_byte = data[i - 1];
+        }
+        self.offset = base + i as u64;
+        i
     }
 
     /// The stream ended: report a frame cut short, if any.
@@ -353,6 +457,17 @@ impl Scanner {
         out: &mut Vec<Event>,
     ) -> usize {
         match self.state {
+            State::Search if self.part_mode => match data[i] {
+                b' ' | b'\t' | b'\r' | b'\n' => i + 1,
+                0xFF => {
+                    self.state = State::SearchFf;
+                    i + 1
+                }
+                _ => {
+                    self.stop = Some(Stop::NotJpeg);
+                    i
+                }
+            },
             State::Search => match memchr(0xFF, &data[i..stop]) {
                 Some(k) => {
                     self.state = State::SearchFf;
@@ -364,6 +479,11 @@ impl Scanner {
                 match data[i] {
                     SOI => self.start_frame(base + i as u64 - 1),
                     0xFF => {}
+                    _ if self.part_mode => {
+                        self.state = State::Search;
+                        self.stop = Some(Stop::NotJpeg);
+                        return i;
+                    }
                     _ => self.state = State::Search,
                 }
                 i + 1
@@ -438,6 +558,26 @@ impl Scanner {
                 }
                 i + n
             }
+            State::Entropy
+                if self.part_mode
+                    && !self.delimiter.is_empty()
+                    && self.cur.is_some_and(|c| c.seen_sos) =>
+            {
+                match memchr::memchr2(0xFF, b'\n', &data[i..stop]) {
+                    Some(k) => {
+                        let at = i + k;
+                        if data[at] == 0xFF {
+                            self.state = State::EntropyFf;
+                        } else {
+                            let prev = if at > 0 { data[at - 1] } else { self.last_byte };
+                            self.delim_start = base + at as u64 - u64::from(prev == b'\r');
+                            self.state = State::EntropyDelim(0);
+                        }
+                        at + 1
+                    }
+                    None => stop,
+                }
+            }
             State::Entropy => match memchr(0xFF, &data[i..stop]) {
                 Some(k) => {
                     self.state = State::EntropyFf;
@@ -445,6 +585,22 @@ impl Scanner {
                 }
                 None => stop,
             },
+            State::EntropyDelim(k) => {
+                if self.delimiter.get(k) != Some(&data[i]) {
+                    // Not the delimiter: the byte is entropy data again.
+                    self.state = State::Entropy;
+                    return i;
+                }
+                if k + 1 < self.delimiter.len() {
+                    self.state = State::EntropyDelim(k + 1);
+                    return i + 1;
+                }
+                let cur = self.cur.take().expect("in a frame");
+                out.push(self.cut_frame(cur, self.delim_start));
+                self.state = State::Search;
+                self.stop = Some(Stop::Delimiter);
+                i + 1
+            }
             State::EntropyFf => {
                 let code = data[i];
                 let pos = base + i as u64 + 1;
@@ -501,6 +657,10 @@ impl Scanner {
                 let cur = *cur;
                 out.push(self.cut_frame(cur, pos - 2));
                 self.start_frame(pos - 2);
+                if self.part_mode {
+                    // The caller sees the cut frame; scanning goes on in the new one.
+                    self.stop = Some(Stop::FrameEnd);
+                }
             }
             EOI => {
                 let cur = *cur;
@@ -521,6 +681,9 @@ impl Scanner {
                         reason: DropReason::NoScan,
                     }
                 });
+                if self.part_mode {
+                    self.stop = Some(Stop::FrameEnd);
+                }
             }
             _ => self.state = State::Len1(code),
         }
@@ -566,6 +729,9 @@ impl Scanner {
             SOS => {
                 cur.seen_sos = true;
                 self.state = State::Entropy;
+                if self.part_mode && self.stop_at_entropy {
+                    self.stop = Some(Stop::Entropy);
+                }
             }
             DNL if cap.len() == 2 && cur.info.height == 0 => {
                 cur.info.height = u16::from_be_bytes([cap[0], cap[1]]);

@@ -8,9 +8,10 @@ use gst::glib;
 
 pub mod jpeg;
 mod mjpegsplit;
+pub mod multipart;
 pub mod timing;
 
-pub use mjpegsplit::{Incomplete, MjpegSplit};
+pub use mjpegsplit::{Incomplete, MjpegSplit, PART_META, TimestampMode};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     mjpegsplit::register(plugin)

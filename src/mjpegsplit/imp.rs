@@ -21,7 +21,8 @@ use gst::subclass::prelude::*;
 
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use crate::jpeg::{self, DropReason, Event, FrameInfo, Scanner};
+use crate::jpeg::{self, DropReason, FrameInfo};
+use crate::multipart::{Output, Splitter};
 use crate::timing::Timestamper;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -51,10 +52,38 @@ pub enum Incomplete {
     Drop = 2,
 }
 
+/// Where frame timestamps come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstMjpegSplitTimestampMode")]
+pub enum TimestampMode {
+    #[enum_value(
+        name = "Auto: upstream timestamps when there are any, else counted at the frame rate",
+        nick = "auto"
+    )]
+    Auto = 0,
+    #[enum_value(
+        name = "Frame rate: frame n at n / framerate, whatever upstream says",
+        nick = "framerate"
+    )]
+    Framerate = 1,
+    #[enum_value(
+        name = "X-Timestamp: the multipart X-Timestamp header, relative to the first frame's (else auto)",
+        nick = "x-timestamp"
+    )]
+    XTimestamp = 2,
+}
+
+/// Name of the custom meta that carries a frame's multipart part headers.
+pub const PART_META: &str = "MjpegSplitPartMeta";
+
 const DEFAULT_FRAMERATE: gst::Fraction = gst::Fraction::from_integer(0);
 const FALLBACK_FRAMERATE: gst::Fraction = gst::Fraction::from_integer(30);
 const DEFAULT_MAX_FRAME_SIZE: u32 = jpeg::DEFAULT_MAX_FRAME_SIZE as u32;
 const DEFAULT_INCOMPLETE: Incomplete = Incomplete::Repair;
+const DEFAULT_TIMESTAMP_MODE: TimestampMode = TimestampMode::Auto;
+/// X-Timestamp values above this (2000-01-01) are taken as Unix wall-clock time.
+const WALL_CLOCK_MIN_SECONDS: u64 = 946_684_800;
 /// Bytes asked for per pull in pull mode.
 const PULL_BLOCK: u32 = 512 * 1024;
 
@@ -63,6 +92,7 @@ struct Settings {
     framerate: gst::Fraction,
     max_frame_size: u32,
     incomplete: Incomplete,
+    timestamp_mode: TimestampMode,
 }
 
 impl Default for Settings {
@@ -71,6 +101,7 @@ impl Default for Settings {
             framerate: DEFAULT_FRAMERATE,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             incomplete: DEFAULT_INCOMPLETE,
+            timestamp_mode: DEFAULT_TIMESTAMP_MODE,
         }
     }
 }
@@ -89,8 +120,15 @@ struct Stats {
 }
 
 impl Stats {
-    fn to_structure(&self) -> gst::Structure {
+    fn to_structure(&self, split: &Splitter) -> gst::Structure {
+        let m = &split.stats;
         gst::Structure::builder("mjpegsplit-stats")
+            .field("format", split.format().name())
+            .field("parts", m.parts)
+            .field("empty-parts", m.empty_parts)
+            .field("non-jpeg-parts", m.non_jpeg_parts)
+            .field("content-length-mismatches", m.length_mismatches)
+            .field("fast-path-frames", m.fast_path_frames)
             .field("frames", self.frames)
             .field("bytes-in", self.bytes_in)
             .field("bytes-skipped", self.bytes_skipped)
@@ -114,8 +152,12 @@ struct State {
     /// Input bytes not yet output or discarded; its first byte is at `adapter_offset`.
     adapter: gst_base::UniqueAdapter,
     adapter_offset: u64,
-    scanner: Scanner,
-    events: Vec<Event>,
+    splitter: Splitter,
+    outputs: Vec<Output>,
+    /// First X-Timestamp seen (ns) and the PTS given to its frame.
+    x_timestamp_base: Option<(u64, u64)>,
+    /// Boundary from upstream caps, a hint for the splitter.
+    boundary_hint: Option<String>,
     ts: Timestamper,
     /// Frame rate from upstream caps.
     upstream_fps: Option<gst::Fraction>,
@@ -139,7 +181,8 @@ struct State {
     // Pull mode.
     pull: bool,
     pull_offset: u64,
-    /// Start offset of each output frame, by frame number (pull mode).
+    /// By frame number: where scanning restarts to find that frame (the end
+    /// of the previous frame), pull mode.
     index: Vec<u64>,
     /// Where scanning resumes to extend the index: the end of its last frame.
     index_next: u64,
@@ -152,8 +195,10 @@ impl State {
         State {
             adapter: gst_base::UniqueAdapter::new(),
             adapter_offset: 0,
-            scanner: Scanner::new(u64::from(settings.max_frame_size)),
-            events: Vec::new(),
+            splitter: Splitter::new(u64::from(settings.max_frame_size)),
+            outputs: Vec::new(),
+            x_timestamp_base: None,
+            boundary_hint: None,
             ts: Timestamper::new(30, 1),
             upstream_fps: None,
             out_format: None,
@@ -176,12 +221,64 @@ impl State {
         }
     }
 
-    /// Drop buffered input and restart scanning at byte `offset`.
+    /// Drop buffered input and restart at byte `offset` as a new stream
+    /// (format detection runs again).
     fn restart_at(&mut self, offset: u64) {
         self.adapter.clear();
         self.adapter_offset = offset;
-        self.scanner.reset(offset);
+        self.splitter.reset(offset);
+        if let Some(b) = &self.boundary_hint {
+            self.splitter.set_boundary_hint(b.as_bytes());
+        }
         self.discont = true;
+    }
+
+    fn adapter_end(&self) -> u64 {
+        self.adapter_offset + self.adapter.available() as u64
+    }
+
+    /// Feed the splitter what it has not seen of the adapter, `map` being
+    /// the newest input, at `map_offset`. Bytes it asks for again (a wrong
+    /// Content-Length) are copied out of the adapter.
+    fn feed_splitter(&mut self, map: &[u8], map_offset: u64) {
+        let end = map_offset + map.len() as u64;
+        while self.splitter.offset() < end {
+            let off = self.splitter.offset();
+            if off >= map_offset {
+                self.splitter
+                    .feed(&map[(off - map_offset) as usize..], &mut self.outputs);
+            } else {
+                self.feed_from_adapter(off, map_offset);
+            }
+        }
+    }
+
+    /// Feed the splitter bytes `from..to` held in the adapter (rare: only
+    /// when it rewinds).
+    fn feed_from_adapter(&mut self, from: u64, to: u64) {
+        let mut tmp = vec![0; (to - from) as usize];
+        if from < self.adapter_offset
+            || self
+                .adapter
+                .copy((from - self.adapter_offset) as usize, &mut tmp)
+                .is_err()
+        {
+            // Cannot happen: the splitter keeps what it may ask for again.
+            self.splitter.reset(to);
+            return;
+        }
+        loop {
+            let off = self.splitter.offset();
+            if off >= to {
+                break;
+            }
+            if off < from {
+                self.splitter.reset(to);
+                break;
+            }
+            self.splitter
+                .feed(&tmp[(off - from) as usize..], &mut self.outputs);
+        }
     }
 
     /// Discard input bytes before `offset` that belong to no output frame.
@@ -201,6 +298,23 @@ impl State {
             self.upstream_fps.unwrap_or(FALLBACK_FRAMERATE)
         }
     }
+}
+
+/// `X-Timestamp: 1700000000.123456` (seconds with a fraction) in ns.
+fn parse_x_timestamp(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
+    let secs: u64 = secs.parse().ok()?;
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = &frac[..frac.len().min(9)];
+    let ns = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<u64>().ok()? * 10u64.pow(9 - digits.len() as u32)
+    };
+    secs.checked_mul(1_000_000_000)?.checked_add(ns)
 }
 
 /// Whether `frame` becomes an output buffer under `policy`.
@@ -261,57 +375,64 @@ impl MjpegSplit {
         };
         state.stats.bytes_in += buffer.size() as u64;
         state
-            .scanner
+            .splitter
             .set_max_frame_size(u64::from(settings.max_frame_size));
-        let mut events = std::mem::take(&mut state.events);
-        events.clear();
+        let map_offset = state.adapter_end();
+        state.adapter.push(buffer.clone());
         {
             let map = buffer.map_readable().map_err(|_| {
                 gst::error!(CAT, imp = self, "Failed to map input buffer");
                 gst::FlowError::Error
             })?;
-            state.scanner.feed(&map, &mut events);
+            state.feed_splitter(&map, map_offset);
         }
-        state.adapter.push(buffer);
-        self.handle_events(state, settings, &events, upstream_pts, out);
-        state.events = events;
-        let keep = state.scanner.retain_from();
+        self.handle_outputs(state, settings, upstream_pts, out);
+        let keep = state.splitter.retain_from();
         state.discard_to(keep);
         Ok(())
     }
 
     /// The stream ended: output a frame cut short, then what is held back.
     fn drain(&self, state: &mut State, settings: &Settings, out: &mut Vec<Out>) {
-        let mut events = Vec::new();
-        state.scanner.finish(&mut events);
-        self.handle_events(state, settings, &events, None, out);
-        let end = state.adapter_offset + state.adapter.available() as u64;
+        let end = state.adapter_end();
+        let mut outputs = std::mem::take(&mut state.outputs);
+        while !state.splitter.finish(&mut outputs) {
+            state.outputs = outputs;
+            let from = state.splitter.offset();
+            state.feed_from_adapter(from, end);
+            outputs = std::mem::take(&mut state.outputs);
+        }
+        state.outputs = outputs;
+        self.handle_outputs(state, settings, None, out);
         state.discard_to(end);
         if state.pull && state.frame_no == state.index.len() as u64 {
             state.index_complete = true;
         }
     }
 
-    fn handle_events(
+    fn handle_outputs(
         &self,
         state: &mut State,
         settings: &Settings,
-        events: &[Event],
         upstream_pts: Option<gst::ClockTime>,
         out: &mut Vec<Out>,
     ) {
-        for ev in events {
-            match *ev {
-                Event::Frame(frame) => {
+        let outputs = std::mem::take(&mut state.outputs);
+        for output in &outputs {
+            match output {
+                Output::Frame { frame, headers } => {
                     state.discard_to(frame.start);
-                    if frame.start != state.adapter_offset {
-                        // Bytes already released; cannot happen with a consistent scanner.
+                    let (Ok(skip), Ok(len)) = (
+                        usize::try_from(frame.start - state.adapter_offset),
+                        usize::try_from(frame.len()),
+                    ) else {
+                        continue;
+                    };
+                    if skip != 0 {
+                        // Bytes already released; cannot happen with a consistent splitter.
                         gst::warning!(CAT, imp = self, "Frame at {} not in adapter", frame.start);
                         continue;
                     }
-                    let Ok(len) = usize::try_from(frame.len()) else {
-                        continue;
-                    };
                     let Ok(buffer) = state.adapter.take_buffer(len) else {
                         gst::warning!(
                             CAT,
@@ -322,9 +443,9 @@ impl MjpegSplit {
                         continue;
                     };
                     state.adapter_offset += frame.len();
-                    self.output_frame(state, settings, &frame, buffer, upstream_pts, out);
+                    self.output_frame(state, settings, frame, headers, buffer, upstream_pts, out);
                 }
-                Event::Dropped { start, end, reason } => {
+                Output::Dropped { start, end, reason } => {
                     gst::debug!(CAT, imp = self, "Dropping bytes {start}..{end}: {reason:?}");
                     match reason {
                         DropReason::NoScan => state.stats.dropped_no_scan += 1,
@@ -334,13 +455,17 @@ impl MjpegSplit {
                 }
             }
         }
+        state.outputs = outputs;
+        state.outputs.clear();
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn output_frame(
         &self,
         state: &mut State,
         settings: &Settings,
         frame: &jpeg::Frame,
+        headers: &[(String, String)],
         mut buffer: gst::Buffer,
         upstream_pts: Option<gst::ClockTime>,
         out: &mut Vec<Out>,
@@ -398,10 +523,50 @@ impl MjpegSplit {
         }
         out.extend(state.pending_events.drain(..).map(Out::Event));
 
-        let (pts, duration) = state.ts.next(upstream_pts.map(|t| t.nseconds()));
+        let x_timestamp = headers
+            .iter()
+            .find(|(n, _)| n == "x-timestamp")
+            .and_then(|(_, v)| parse_x_timestamp(v));
+        let candidate = match settings.timestamp_mode {
+            TimestampMode::Auto => upstream_pts.map(|t| t.nseconds()),
+            TimestampMode::Framerate => None,
+            TimestampMode::XTimestamp => match (x_timestamp, state.x_timestamp_base) {
+                (Some(x), Some((x0, pts0))) => Some(pts0.saturating_add(x.saturating_sub(x0))),
+                (Some(_), None) => None,
+                (None, _) => upstream_pts.map(|t| t.nseconds()),
+            },
+        };
+        let (pts, duration) = state.ts.next(candidate);
+        if settings.timestamp_mode == TimestampMode::XTimestamp
+            && state.x_timestamp_base.is_none()
+            && let Some(x) = x_timestamp
+        {
+            state.x_timestamp_base = Some((x, pts));
+        }
         let pts = gst::ClockTime::from_nseconds(pts);
         {
             let b = buffer.make_mut();
+            if let Some(x) = x_timestamp {
+                let caps = if x / 1_000_000_000 >= WALL_CLOCK_MIN_SECONDS {
+                    gst::Caps::new_empty_simple("timestamp/x-unix")
+                } else {
+                    gst::Caps::new_empty_simple("timestamp/x-mjpeg-x-timestamp")
+                };
+                gst::meta::ReferenceTimestampMeta::add(
+                    b,
+                    &caps,
+                    gst::ClockTime::from_nseconds(x),
+                    gst::ClockTime::NONE,
+                );
+            }
+            if !headers.is_empty()
+                && let Ok(mut meta) = gst::meta::CustomMeta::add(b, PART_META)
+            {
+                let st = meta.mut_structure();
+                for (name, value) in headers {
+                    st.set(name.as_str(), value.as_str());
+                }
+            }
             b.set_pts(pts);
             b.set_dts(pts);
             b.set_duration(gst::ClockTime::from_nseconds(duration));
@@ -415,7 +580,9 @@ impl MjpegSplit {
             }
         }
         if state.pull && state.frame_no == state.index.len() as u64 {
-            state.index.push(frame.start);
+            // Where a seek to this frame restarts: after the previous frame,
+            // so that its part headers are read again.
+            state.index.push(state.last_frame_end);
             state.index_next = frame.end;
         }
         state.frame_no += 1;
@@ -460,14 +627,17 @@ impl MjpegSplit {
         let mut out = Vec::new();
         {
             let mut state = self.state();
-            if buffer.flags().contains(gst::BufferFlags::DISCONT) && state.scanner.in_frame() {
-                gst::debug!(CAT, imp = self, "DISCONT inside a frame: dropping it");
-                state.stats.incomplete += 1;
-                state.stats.dropped_incomplete += 1;
-                let offset = state.scanner.offset();
-                let end = state.adapter_offset + state.adapter.available() as u64;
+            if buffer.flags().contains(gst::BufferFlags::DISCONT) && state.stats.bytes_in > 0 {
+                // A new stream section (a reconnect): drop a partial frame
+                // and detect the format again.
+                if state.splitter.in_frame() {
+                    gst::debug!(CAT, imp = self, "DISCONT inside a frame: dropping it");
+                    state.stats.incomplete += 1;
+                    state.stats.dropped_incomplete += 1;
+                }
+                let end = state.adapter_end();
                 state.discard_to(end);
-                state.restart_at(offset);
+                state.restart_at(end);
             }
             self.handle_buffer(&mut state, &settings, buffer, &mut out)?;
         }
@@ -479,12 +649,17 @@ impl MjpegSplit {
         gst::log!(CAT, obj = pad, "Handling event {event:?}");
         match event.view() {
             EventView::Caps(c) => {
-                let fps = c
-                    .caps()
-                    .structure(0)
+                let s = c.caps().structure(0);
+                let fps = s
                     .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
                     .filter(|f| f.numer() > 0 && f.denom() > 0);
-                self.state().upstream_fps = fps;
+                let boundary = s.and_then(|s| s.get::<String>("boundary").ok());
+                let mut state = self.state();
+                state.upstream_fps = fps;
+                if let Some(b) = &boundary {
+                    state.splitter.set_boundary_hint(b.as_bytes());
+                }
+                state.boundary_hint = boundary;
                 true
             }
             EventView::Segment(s) => {
@@ -534,7 +709,7 @@ impl MjpegSplit {
             EventView::FlushStop(_) => {
                 {
                     let mut state = self.state();
-                    let offset = state.scanner.offset();
+                    let offset = state.adapter_end();
                     state.restart_at(offset);
                     state.need_segment = true;
                     state.pending_events.clear();
@@ -694,33 +869,50 @@ impl MjpegSplit {
     /// Byte offset of frame `n`, extending the index by scanning ahead if
     /// needed. `None` if the stream has fewer frames.
     fn frame_offset(&self, state: &mut State, settings: &Settings, n: u64) -> Option<u64> {
-        let mut scanner = Scanner::new(u64::from(settings.max_frame_size));
+        let mut splitter = Splitter::new(u64::from(settings.max_frame_size));
         let mut pos = state.index_next;
-        scanner.reset(pos);
-        let mut events = Vec::new();
+        splitter.reset(pos);
+        let mut outputs = Vec::new();
+        // Bytes kept for the splitter to be fed again (a wrong Content-Length).
+        let mut held: Vec<u8> = Vec::new();
+        let mut held_from = pos;
         while state.index.len() as u64 <= n && !state.index_complete {
-            events.clear();
+            outputs.clear();
             match self.sinkpad.pull_range(pos, PULL_BLOCK) {
                 Ok(buffer) => {
                     let Ok(map) = buffer.map_readable() else {
                         return None;
                     };
-                    scanner.feed(&map, &mut events);
+                    held.extend_from_slice(&map);
                     pos += map.len() as u64;
+                    while splitter.offset() < pos {
+                        let off = splitter.offset().max(held_from);
+                        splitter.feed(&held[(off - held_from) as usize..], &mut outputs);
+                    }
                 }
                 Err(gst::FlowError::Eos) => {
-                    scanner.finish(&mut events);
+                    while !splitter.finish(&mut outputs) {
+                        while splitter.offset() < pos {
+                            let off = splitter.offset().max(held_from);
+                            splitter.feed(&held[(off - held_from) as usize..], &mut outputs);
+                        }
+                    }
                     state.index_complete = true;
                 }
                 Err(_) => return None,
             }
-            for ev in &events {
-                if let Event::Frame(f) = ev
-                    && is_output(f, settings.incomplete)
+            for o in &outputs {
+                if let Output::Frame { frame, .. } = o
+                    && is_output(frame, settings.incomplete)
                 {
-                    state.index.push(f.start);
-                    state.index_next = f.end;
+                    state.index.push(state.index_next);
+                    state.index_next = frame.end;
                 }
+            }
+            let keep = splitter.retain_from();
+            if keep > held_from {
+                held.drain(..(keep - held_from) as usize);
+                held_from = keep;
             }
         }
         state.index.get(usize::try_from(n).ok()?).copied()
@@ -800,6 +992,7 @@ impl MjpegSplit {
             state.frame_no = n;
             state.last_frame_end = offset;
             state.last_pts = None;
+            state.x_timestamp_base = None;
         }
         drop(stream_lock);
         self.start_task(&self.sinkpad).is_ok()
@@ -978,12 +1171,24 @@ impl ObjectImpl for MjpegSplit {
                     )
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("timestamp-mode", DEFAULT_TIMESTAMP_MODE)
+                    .nick("Timestamp mode")
+                    .blurb(
+                        "Where PTS come from: auto = upstream timestamps when present \
+                         (live sources), else frame n at n / framerate; framerate = \
+                         always counted; x-timestamp = the multipart X-Timestamp header \
+                         relative to the first frame's. PTS always strictly increase",
+                    )
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
-                        "Counters: frames, bytes-in, bytes-skipped, incomplete-frames, \
-                         damaged-frames, dropped-incomplete, dropped-no-scan, \
-                         dropped-too-large, format-changes",
+                        "Counters: format (raw, multipart, http-multipart, http-raw), parts, \
+                         empty-parts, non-jpeg-parts, content-length-mismatches, \
+                         fast-path-frames, frames, bytes-in, bytes-skipped, \
+                         incomplete-frames, damaged-frames, dropped-incomplete, \
+                         dropped-no-scan, dropped-too-large, format-changes",
                     )
                     .read_only()
                     .build(),
@@ -1002,6 +1207,9 @@ impl ObjectImpl for MjpegSplit {
             "incomplete-frames" => {
                 settings.incomplete = value.get().expect("type checked upstream")
             }
+            "timestamp-mode" => {
+                settings.timestamp_mode = value.get().expect("type checked upstream")
+            }
             _ => unimplemented!(),
         }
     }
@@ -1012,7 +1220,11 @@ impl ObjectImpl for MjpegSplit {
             "framerate" => settings.framerate.to_value(),
             "max-frame-size" => settings.max_frame_size.to_value(),
             "incomplete-frames" => settings.incomplete.to_value(),
-            "stats" => self.state().stats.to_structure().to_value(),
+            "stats" => {
+                let state = self.state();
+                state.stats.to_structure(&state.splitter).to_value()
+            }
+            "timestamp-mode" => settings.timestamp_mode.to_value(),
             _ => unimplemented!(),
         }
     }

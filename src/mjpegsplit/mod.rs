@@ -15,13 +15,14 @@ use gst::prelude::*;
 
 mod imp;
 
-pub use imp::Incomplete;
+pub use imp::{Incomplete, PART_META, TimestampMode};
 
 glib::wrapper! {
     pub struct MjpegSplit(ObjectSubclass<imp::MjpegSplit>) @extends gst::Element, gst::Object;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::meta::CustomMeta::register_simple(PART_META);
     gst::Element::register(
         Some(plugin),
         "mjpegsplit",

@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! One stream per multipart/HTTP quirk, each checked byte for byte, fed
+//! whole, in 1-byte and in random chunks.
+
+use super::*;
+
+const GRAY: &[u8] = include_bytes!("../../tests/fixtures/gray.jpg");
+const RGB: &[u8] = include_bytes!("../../tests/fixtures/rgb.jpg");
+const EXIF: &[u8] = include_bytes!("../../tests/fixtures/exif-thumb.jpg");
+const PROGRESSIVE: &[u8] = include_bytes!("../../tests/fixtures/restart-jpegtran.jpg");
+const GST_MULTIPART: &[u8] = include_bytes!("../../tests/fixtures/gst-multipartmux.mjpg");
+const FFMPEG_MPJPEG: &[u8] = include_bytes!("../../tests/fixtures/ffmpeg-mpjpeg.mjpg");
+
+pub(crate) const FRAMES: [&[u8]; 4] = [GRAY, RGB, EXIF, PROGRESSIVE];
+
+/// Feed `data` with chunk ends from `chunks`, honouring rewinds, then finish.
+pub(crate) fn run_chunked(
+    data: &[u8],
+    mut chunk: impl FnMut() -> usize,
+) -> (Vec<Output>, Splitter) {
+    let mut s = Splitter::default();
+    let mut out = Vec::new();
+    let mut avail = 0;
+    while avail < data.len() {
+        avail = (avail + chunk().max(1)).min(data.len());
+        while (s.offset() as usize) < avail {
+            let off = s.offset() as usize;
+            s.feed(&data[off..avail], &mut out);
+        }
+    }
+    while !s.finish(&mut out) {
+        while (s.offset() as usize) < data.len() {
+            let off = s.offset() as usize;
+            s.feed(&data[off..], &mut out);
+        }
+    }
+    (out, s)
+}
+
+fn frames_of<'a>(data: &'a [u8], out: &[Output]) -> Vec<&'a [u8]> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Frame { frame, .. } => Some(&data[frame.start as usize..frame.end as usize]),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Run whole, 1-byte and random chunkings; all must give the same outputs.
+/// Returns the outputs and the splitter of the whole run.
+fn check(data: &[u8]) -> (Vec<Output>, Splitter) {
+    let (whole, s) = run_chunked(data, || usize::MAX / 2);
+    let (ones, _) = run_chunked(data, || 1);
+    assert_eq!(ones, whole, "1-byte chunks");
+    for seed in 1..6u64 {
+        let mut x = seed;
+        let (random, _) = run_chunked(data, || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize % 700 + 1
+        });
+        assert_eq!(random, whole, "random chunks, seed {seed}");
+    }
+    (whole, s)
+}
+
+fn part(headers: &str, jpeg: &[u8]) -> Vec<u8> {
+    let mut v = headers.as_bytes().to_vec();
+    v.extend_from_slice(jpeg);
+    v
+}
+
+/// A stream of `frames` written by `write(index, jpeg)`.
+fn stream(prefix: &str, write: impl Fn(usize, &[u8]) -> Vec<u8>) -> Vec<u8> {
+    let mut v = prefix.as_bytes().to_vec();
+    for (k, f) in FRAMES.iter().enumerate() {
+        v.extend(write(k, f));
+    }
+    v
+}
+
+fn assert_frames(data: &[u8], expected: &[&[u8]]) -> (Vec<Output>, Splitter) {
+    let (out, s) = check(data);
+    assert_eq!(frames_of(data, &out), expected);
+    (out, s)
+}
+
+fn headers_of(out: &[Output]) -> Vec<Vec<(String, String)>> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Frame { headers, .. } => Some(headers.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn standard_parts_with_length_use_the_fast_path() {
+    let data = stream("", |_, f| {
+        part(
+            &format!(
+                "--myboundary\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                f.len()
+            ),
+            &[f, b"\r\n"].concat(),
+        )
+    });
+    let (_, s) = assert_frames(&data, &FRAMES);
+    assert_eq!(s.format(), Format::Multipart);
+    assert_eq!(s.stats.parts, 4);
+    assert_eq!(s.stats.fast_path_frames, 4);
+    assert_eq!(s.stats.length_mismatches, 0);
+}
+
+#[test]
+fn lenient_header_syntax() {
+    // Names in any case, no space / many spaces / tabs after the colon,
+    // padded values, LF-only lines.
+    let styles = [
+        "--b\r\ncontent-type:image/jpeg\r\ncontent-length:{}\r\n\r\n",
+        "--b\r\nCONTENT-TYPE:    image/jpeg\r\nCONTENT-LENGTH:     {}   \r\n\r\n",
+        "--b\nContent-Type:\timage/jpeg\nContent-Length:\t{}\n\n",
+        "--b\r\nContent-type: image/jpeg\r\nContent-Length: {:>9}\r\n\r\n",
+    ];
+    for style in styles {
+        let data = stream("", |_, f| {
+            let h = style
+                .replace("{}", &f.len().to_string())
+                .replace("{:>9}", &format!("{:>9}", f.len()));
+            part(&h, &[f, b"\r\n"].concat())
+        });
+        let (_, s) = assert_frames(&data, &FRAMES);
+        assert_eq!(s.stats.fast_path_frames, 4, "{style:?}");
+    }
+}
+
+#[test]
+fn boundary_quirks() {
+    // Boundary without leading dashes (known from the HTTP header).
+    let data = stream(
+        "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=myboundary\r\n\r\n",
+        |_, f| {
+            part(
+                "myboundary\r\nContent-Type: image/jpeg\r\n\r\n",
+                &[f, b"\r\n"].concat(),
+            )
+        },
+    );
+    let (_, s) = assert_frames(&data, &FRAMES);
+    assert_eq!(s.format(), Format::HttpMultipart);
+
+    // First part without a boundary line; boundary after each part (ESP32, Tasmota).
+    let data = stream("", |_, f| {
+        part(
+            "Content-Type: image/jpeg\r\n\r\n",
+            &[f, b"\r\n--frame\r\n"].concat(),
+        )
+    });
+    let (_, s) = assert_frames(&data, &FRAMES);
+    assert_eq!(s.format(), Format::Multipart);
+
+    // Header boundary differs from the body's; quoted and with extra dashes.
+    let data = stream(
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=\"--other\"\r\n\r\n",
+        |_, f| {
+            part(
+                "--real\r\nContent-Type: image/jpeg\r\n\r\n",
+                &[f, b"\r\n"].concat(),
+            )
+        },
+    );
+    assert_frames(&data, &FRAMES);
+
+    // Duplicated boundary lines (Foscam) and closing delimiters used as separators (Kasa).
+    let data = stream("", |k, f| {
+        let b = if k % 2 == 0 {
+            "--data-boundary--\r\n--data-boundary--\r\n"
+        } else {
+            "--x\r\n--x--\r\n--x\r\n"
+        };
+        part(
+            &format!(
+                "{b}Content-Type:image/jpeg\r\nContent-Length:{}\r\n\r\n",
+                f.len()
+            ),
+            f,
+        )
+    });
+    assert_frames(&data, &FRAMES);
+
+    // A closing boundary at the end, then nothing.
+    let mut data = stream("", |_, f| {
+        part("--end\r\n\r\nContent-Type: image/jpeg\r\n\r\n", f)
+    });
+    data.extend(b"\r\n--end--\r\n");
+    assert_frames(&data, &FRAMES);
+}
+
+#[test]
+fn empty_missing_type_and_non_jpeg_parts() {
+    let data = stream("", |k, f| {
+        let mut v = Vec::new();
+        // Empty parts: Content-Length 0, and headers straight followed by a boundary.
+        v.extend(b"--b\r\nContent-Type: image/jpeg\r\nContent-Length: 0\r\n\r\n\r\n");
+        v.extend(b"--b\r\nContent-Type: image/jpeg\r\n\r\n\r\n");
+        // A non-JPEG part that contains JPEG-like bytes, with and without a length.
+        let junk = [b"<xml>\xff\xd8\xff\xe0 fake</xml>".as_slice(), GRAY].concat();
+        if k % 2 == 0 {
+            v.extend(
+                format!(
+                    "--b\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n",
+                    junk.len()
+                )
+                .as_bytes(),
+            );
+        } else {
+            v.extend(b"--b\r\nContent-Type: video/x-h264\r\n\r\n");
+        }
+        v.extend(&junk);
+        v.extend(b"\r\n");
+        // The JPEG part has no Content-Type.
+        v.extend(format!("--b\r\nContent-Length: {}\r\n\r\n", f.len()).as_bytes());
+        v.extend(f);
+        v.extend(b"\r\n");
+        v
+    });
+    let (_, s) = assert_frames(&data, &FRAMES);
+    assert_eq!(s.stats.empty_parts, 8);
+    assert_eq!(s.stats.non_jpeg_parts, 4);
+}
+
+#[test]
+fn last_part_without_closing_boundary_and_leading_http_response() {
+    let data = stream(
+        "HTTP/1.1 200 OK\r\nServer: cam\r\nContent-Type: multipart/x-mixed-replace; boundary=--BoundaryString\r\n\r\n",
+        |_, f| part("--BoundaryString\r\nContent-type: image/jpeg\r\n\r\n", f),
+    );
+    assert_frames(&data, &FRAMES);
+    // A non-multipart response (ffserver's video/x-mjpeg): raw JPEGs follow.
+    let data = stream(
+        "HTTP/1.0 200 OK\r\nContent-Type: video/x-mjpeg\r\n\r\n",
+        |_, f| f.to_vec(),
+    );
+    let (_, s) = assert_frames(&data, &FRAMES);
+    assert_eq!(s.format(), Format::HttpRaw);
+}
+
+#[test]
+fn content_length_mismatches_fall_back_to_the_walk() {
+    for delta in [-300i64, -1, 1, 2, 500] {
+        let data = stream("", |_, f| {
+            let len = (f.len() as i64 + delta) as usize;
+            part(
+                &format!("--b\r\nContent-Type: image/jpeg\r\nContent-Length: {len}\r\n\r\n"),
+                &[f, b"\r\n"].concat(),
+            )
+        });
+        let (_, s) = assert_frames(&data, &FRAMES);
+        // +1 and +2 only cover the trailing CRLF: that is not a mismatch.
+        let expect = if delta == 1 || delta == 2 { 0 } else { 4 };
+        assert_eq!(s.stats.length_mismatches, expect, "delta {delta}");
+    }
+}
+
+#[test]
+fn truncated_part_ends_at_the_delimiter() {
+    // The second frame is cut in its entropy data; the next part's headers
+    // must not become part of it.
+    let cut = &RGB[..RGB.len() - 400];
+    let mut data = Vec::new();
+    for f in [GRAY, cut, EXIF] {
+        data.extend(b"--myboundary\r\nContent-Type: image/jpeg\r\nX-Timestamp: 1.5\r\n\r\n");
+        data.extend(f);
+        data.extend(b"\r\n");
+    }
+    let (out, _) = assert_frames(&data, &[GRAY, cut, EXIF]);
+    let complete: Vec<bool> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Frame { frame, .. } => Some(frame.complete),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(complete, vec![true, false, true]);
+    // The same with a Content-Length that is right for the part as sent.
+    let mut data = Vec::new();
+    for f in [GRAY, cut, EXIF] {
+        data.extend(format!("--myboundary\r\nContent-Length: {}\r\n\r\n", f.len()).as_bytes());
+        data.extend(f);
+        data.extend(b"\r\n");
+    }
+    assert_frames(&data, &[GRAY, cut, EXIF]);
+}
+
+#[test]
+fn crlf_dashes_inside_entropy_data_do_not_cut_a_frame() {
+    // A synthetic frame whose entropy data holds "\r\n--" and even "\r\n--b".
+    let mut synthetic = vec![
+        0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00,
+        0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00,
+    ];
+    synthetic.extend(b"ab\r\n--cd\r\n--b");
+    synthetic.extend([0xFF, 0xD9]);
+    let data = [
+        b"--bound\r\n\r\n".as_slice(),
+        &synthetic,
+        b"\r\n--bound\r\nContent-Type: image/jpeg\r\n\r\n",
+        GRAY,
+        b"\r\n",
+    ]
+    .concat();
+    assert_frames(&data, &[&synthetic, GRAY]);
+}
+
+#[test]
+fn part_headers_are_reported_with_their_frame() {
+    let data = stream("", |k, f| {
+        part(
+            &format!(
+                "--boundarydonotcross\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nX-Timestamp: {}.{:06}\r\n\r\n",
+                f.len(),
+                1_700_000_000 + k,
+                k * 1000
+            ),
+            &[f, b"\r\n"].concat(),
+        )
+    });
+    let (out, _) = assert_frames(&data, &FRAMES);
+    let h = headers_of(&out);
+    assert_eq!(
+        h[2][2],
+        ("x-timestamp".to_string(), "1700000002.002000".to_string())
+    );
+    assert_eq!(h[0][0].0, "content-type");
+}
+
+#[test]
+fn camera_and_tool_formats() {
+    // ustreamer: no Content-Length, each frame followed by the next boundary.
+    let data = stream("--boundarydonotcross\r\n", |_, f| {
+        part(
+            "Content-Type: image/jpeg\r\nX-UStreamer-Online: true\r\nX-UStreamer-Width: 96\r\n\r\n",
+            &[f, b"\r\n--boundarydonotcross\r\n"].concat(),
+        )
+    });
+    assert_frames(&data, &FRAMES);
+    // ESP32 CameraWebServer: "\r\n--boundary\r\n" before each part, CL and X-Timestamp.
+    let data = stream("", |k, f| {
+        part(
+            &format!(
+                "\r\n--123456789000000000000987654321\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nX-Timestamp: {k}.000100\r\n\r\n",
+                f.len()
+            ),
+            f,
+        )
+    });
+    assert_frames(&data, &FRAMES);
+    // Foscam: no spaces, doubled boundary, Content-type.
+    let data = stream("", |_, f| {
+        part(
+            &format!(
+                "--ipcamera\r\n--ipcamera\r\nContent-Type:image/jpeg\r\nContent-Length:{}\r\n\r\n",
+                f.len()
+            ),
+            f,
+        )
+    });
+    assert_frames(&data, &FRAMES);
+    // GStreamer multipartmux and ffmpeg -f mpjpeg recordings.
+    let frames: Vec<&[u8]> = super::tests::bodies(GST_MULTIPART);
+    assert_frames(GST_MULTIPART, &frames);
+    let frames: Vec<&[u8]> = super::tests::bodies(FFMPEG_MPJPEG);
+    let (_, s) = assert_frames(FFMPEG_MPJPEG, &frames);
+    assert_eq!(s.stats.fast_path_frames, 4);
+}
+
+/// Bodies of a well-formed multipart stream, by its Content-Length headers.
+fn bodies(data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while let Some(k) = memchr::memmem::find(&rest.to_ascii_lowercase(), b"content-length:") {
+        let line = &rest[k + 15..];
+        let eol = memchr(b'\r', line).unwrap();
+        let len: usize = std::str::from_utf8(trim(&line[..eol]))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body = memchr::memmem::find(line, b"\r\n\r\n").unwrap() + 4;
+        out.push(&line[body..body + len]);
+        rest = &line[body + len..];
+    }
+    out
+}
+
+#[test]
+fn raw_streams_are_detected() {
+    let data = FRAMES.concat();
+    let (_, s) = assert_frames(&data, &FRAMES);
+    assert_eq!(s.format(), Format::Raw);
+    let data = [b"\r\n\r\nsome trash before".as_slice(), &FRAMES.concat()].concat();
+    let (_, s) = assert_frames(&data, &FRAMES);
+    assert_eq!(s.format(), Format::Raw);
+}
+
+#[test]
+fn header_lines_and_parts_are_bounded() {
+    // A header line that never ends, then a good part: memory stays bounded
+    // (the line is not kept) and the part after it is read.
+    let mut data = b"--b\r\nX-Junk: ".to_vec();
+    data.extend(std::iter::repeat_n(b'a', 1 << 20));
+    data.extend(b"\r\n--b\r\nContent-Type: image/jpeg\r\n\r\n");
+    data.extend(GRAY);
+    let (out, s) = run_chunked(&data, || 4096);
+    assert_eq!(frames_of(&data, &out), vec![GRAY]);
+    assert!(s.line.capacity() <= 2 * MAX_LINE);
+}
