@@ -6,10 +6,12 @@
 //! * With no upstream time, frame `k` after the base gets
 //!   `base + k * fps_d / fps_n` seconds, computed from the counter (exact, no
 //!   accumulated rounding).
-//! * With an upstream time, that time is used, but never at or before the
-//!   previous frame's: frames that share one input buffer (and so one upstream
-//!   timestamp) are spread [`MIN_STEP`] apart. Counting then continues from
-//!   the last upstream time if later frames come without one.
+//! * With an upstream time (or an arrival time read from the clock), that time
+//!   is used, but never at or before the previous frame's: frames that share
+//!   one input buffer (and so one time) are spread [`MIN_STEP`] apart.
+//!   Counting then continues from the last such time if later frames come
+//!   without one. The duration of such frames is the running mean of the
+//!   intervals between them (the nominal interval until there is one).
 
 /// Smallest gap between two PTS when upstream times collide: 1 ms, so that
 /// muxers with millisecond time bases (Matroska) still see distinct times.
@@ -24,6 +26,8 @@ pub struct Timestamper {
     base: u64,
     count: u64,
     last: Option<u64>,
+    /// Mean interval between timed frames (ns), exponentially weighted.
+    interval: Option<u64>,
 }
 
 impl Timestamper {
@@ -36,6 +40,7 @@ impl Timestamper {
             base: 0,
             count: 0,
             last: None,
+            interval: None,
         }
     }
 
@@ -62,6 +67,14 @@ impl Timestamper {
         self.base = base;
         self.count = count;
         self.last = None;
+        self.interval = None;
+    }
+
+    /// Like [`Timestamper::reset`] but PTS keep increasing past the last one
+    /// (a new stream section that continues the same timeline).
+    pub fn rebase(&mut self, base: u64, count: u64) {
+        self.base = base;
+        self.count = count;
     }
 
     /// Nominal duration of one frame in ns.
@@ -92,17 +105,22 @@ impl Timestamper {
     pub fn next(&mut self, upstream: Option<u64>) -> (u64, u64) {
         let duration = self.frame_duration();
         let floor = self.last.map(|l| l.saturating_add(MIN_STEP));
-        let pts = match upstream {
+        let (pts, duration) = match upstream {
             Some(t) => {
                 let pts = floor.map_or(t, |f| t.max(f));
+                if let Some(last) = self.last {
+                    let delta = pts - last;
+                    self.interval = Some(self.interval.map_or(delta, |i| (i * 7 + delta) / 8));
+                }
+                let duration = self.interval.unwrap_or(duration).max(1);
                 self.base = pts.saturating_add(duration);
                 self.count = 0;
-                pts
+                (pts, duration)
             }
             None => {
                 let pts = self.counted(self.count);
                 self.count += 1;
-                floor.map_or(pts, |f| pts.max(f))
+                (floor.map_or(pts, |f| pts.max(f)), duration)
             }
         };
         self.last = Some(pts);
@@ -147,9 +165,24 @@ mod tests {
         assert_eq!(t.next(Some(5_200_000_000)).0, 5_202_000_000);
         // Time going backwards upstream is clamped too.
         assert_eq!(t.next(Some(1)).0, 5_203_000_000);
-        // Without upstream time, counting continues one frame later.
-        assert_eq!(t.next(None).0, 5_303_000_000);
-        assert_eq!(t.next(None).0, 5_403_000_000);
+        // Without upstream time, counting continues one (measured) interval later.
+        let (pts, dur) = t.next(None);
+        let expected_interval = {
+            let mut i = 200_000_000u64; // 5.0 -> 5.2
+            for d in [1_000_000u64, 1_000_000, 1_000_000] {
+                i = (i * 7 + d) / 8;
+            }
+            i
+        };
+        assert_eq!(pts, 5_203_000_000 + expected_interval);
+        assert_eq!(dur, 100_000_000);
+        // Timed frames get the mean interval as duration.
+        let mut t = Timestamper::new(30, 1);
+        assert_eq!(t.next(Some(0)).1, 33_333_333);
+        assert_eq!(t.next(Some(100_000_000)).1, 100_000_000);
+        assert_eq!(t.next(Some(200_000_000)).1, 100_000_000);
+        t.rebase(0, 0);
+        assert_eq!(t.next(None).0, 200_000_000 + MIN_STEP);
     }
 
     #[test]

@@ -158,6 +158,10 @@ struct State {
     x_timestamp_base: Option<(u64, u64)>,
     /// Boundary from upstream caps, a hint for the splitter.
     boundary_hint: Option<String>,
+    /// Upstream is live (from its latency query; `None` until asked).
+    live: Option<bool>,
+    /// Offset where the current stream section began.
+    section_start: u64,
     ts: Timestamper,
     /// Frame rate from upstream caps.
     upstream_fps: Option<gst::Fraction>,
@@ -199,6 +203,8 @@ impl State {
             outputs: Vec::new(),
             x_timestamp_base: None,
             boundary_hint: None,
+            live: None,
+            section_start: 0,
             ts: Timestamper::new(30, 1),
             upstream_fps: None,
             out_format: None,
@@ -494,6 +500,15 @@ impl MjpegSplit {
 
         let fps = state.framerate(settings);
         let fps_nd = (fps.numer() as u64, fps.denom() as u64);
+        // A live stream without a configured rate is variable-rate: caps say 0/1.
+        let caps_fps = if state.live == Some(true)
+            && settings.framerate.numer() == 0
+            && state.upstream_fps.is_none()
+        {
+            gst::Fraction::new(0, 1)
+        } else {
+            fps
+        };
         if state.ts.framerate() != fps_nd {
             state.ts.set_framerate(fps_nd.0, fps_nd.1);
         }
@@ -501,17 +516,17 @@ impl MjpegSplit {
         self.stream_start(state, out);
         if state
             .out_format
-            .is_none_or(|(info, f)| !info.same_format(&frame.info) || f != fps)
+            .is_none_or(|(info, f)| !info.same_format(&frame.info) || f != caps_fps)
         {
             if let Some((old, _)) = state.out_format
                 && !old.same_format(&frame.info)
             {
                 state.stats.format_changes += 1;
             }
-            let caps = caps_for(&frame.info, fps);
+            let caps = caps_for(&frame.info, caps_fps);
             gst::debug!(CAT, imp = self, "New caps {caps}");
             out.push(Out::Event(gst::event::Caps::new(&caps)));
-            state.out_format = Some((frame.info, fps));
+            state.out_format = Some((frame.info, caps_fps));
         }
         if state.need_segment {
             let mut ev = gst::event::Segment::builder(&state.segment);
@@ -527,13 +542,22 @@ impl MjpegSplit {
             .iter()
             .find(|(n, _)| n == "x-timestamp")
             .and_then(|(_, v)| parse_x_timestamp(v));
+        // Live: the time the frame's last byte arrived, unless upstream
+        // timestamped the buffer (do-timestamp: its arrival at the source).
+        let arrival = upstream_pts.map(|t| t.nseconds()).or_else(|| {
+            if state.live != Some(true) {
+                return None;
+            }
+            let rt = self.running_time_now()?;
+            state.segment.position_from_running_time(rt).map(|t| t.nseconds())
+        });
         let candidate = match settings.timestamp_mode {
-            TimestampMode::Auto => upstream_pts.map(|t| t.nseconds()),
+            TimestampMode::Auto => arrival,
             TimestampMode::Framerate => None,
             TimestampMode::XTimestamp => match (x_timestamp, state.x_timestamp_base) {
                 (Some(x), Some((x0, pts0))) => Some(pts0.saturating_add(x.saturating_sub(x0))),
-                (Some(_), None) => None,
-                (None, _) => upstream_pts.map(|t| t.nseconds()),
+                (Some(_), None) => arrival,
+                (None, _) => arrival,
             },
         };
         let (pts, duration) = state.ts.next(candidate);
@@ -627,17 +651,16 @@ impl MjpegSplit {
         let mut out = Vec::new();
         {
             let mut state = self.state();
-            if buffer.flags().contains(gst::BufferFlags::DISCONT) && state.stats.bytes_in > 0 {
+            if buffer.flags().contains(gst::BufferFlags::DISCONT) {
                 // A new stream section (a reconnect): drop a partial frame
                 // and detect the format again.
-                if state.splitter.in_frame() {
-                    gst::debug!(CAT, imp = self, "DISCONT inside a frame: dropping it");
-                    state.stats.incomplete += 1;
-                    state.stats.dropped_incomplete += 1;
-                }
-                let end = state.adapter_end();
-                state.discard_to(end);
-                state.restart_at(end);
+                self.new_section(&mut state);
+            }
+            if state.live.is_none() {
+                drop(state);
+                let live = self.upstream_is_live();
+                state = self.state();
+                state.live = Some(live);
             }
             self.handle_buffer(&mut state, &settings, buffer, &mut out)?;
         }
@@ -666,31 +689,28 @@ impl MjpegSplit {
                 let mut state = self.state();
                 let segment = s.segment();
                 state.seqnum = Some(event.seqnum());
+                // A new segment starts a new stream section (e.g. a reconnected
+                // source): a partial frame is dropped and detection starts over.
+                self.new_section(&mut state);
+                // Timestamps already flowing (no flush since): keep them increasing.
+                let continuing = state.last_pts.is_some();
                 if let Some(time) = segment.downcast_ref::<gst::ClockTime>() {
                     state.upstream_time = true;
                     state.segment = time.clone();
                     let start = time.start().map_or(0, |t| t.nseconds());
-                    state.ts.reset(start, 0);
+                    if continuing {
+                        state.ts.rebase(start, 0);
+                    } else {
+                        state.ts.reset(start, 0);
+                    }
                 } else {
                     state.upstream_time = false;
-                    let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
-                    if let Some(bytes) = segment.downcast_ref::<gst::format::Bytes>() {
-                        // A byte segment from a seek upstream: continue the frame count
-                        // if that offset is a known frame start.
-                        let start = bytes.start().map_or(0, |b| *b);
-                        state.restart_at(start);
-                        let n = state.index.binary_search(&start).unwrap_or(0) as u64;
-                        let t = gst::ClockTime::from_nseconds(state.ts.offset_of(n));
-                        seg.set_start(t);
-                        seg.set_time(t);
-                        seg.set_position(t);
-                        state.ts.reset(0, n);
-                        state.frame_no = n;
-                        state.last_frame_end = start;
-                    } else {
+                    if !continuing {
+                        state.segment = gst::FormattedSegment::new();
                         state.ts.reset(0, 0);
+                        state.frame_no = 0;
+                        state.last_frame_end = 0;
                     }
-                    state.segment = seg;
                 }
                 state.need_segment = true;
                 true
@@ -709,15 +729,23 @@ impl MjpegSplit {
             EventView::FlushStop(_) => {
                 {
                     let mut state = self.state();
-                    let offset = state.adapter_end();
-                    state.restart_at(offset);
+                    self.new_section(&mut state);
                     state.need_segment = true;
                     state.pending_events.clear();
                     state.last_pts = None;
+                    state.live = None;
                 }
                 self.srcpad.push_event(event)
             }
-            EventView::StreamStart(_) | EventView::FlushStart(_) => self.srcpad.push_event(event),
+            EventView::StreamStart(_) => {
+                {
+                    let mut state = self.state();
+                    self.new_section(&mut state);
+                    state.live = None;
+                }
+                self.srcpad.push_event(event)
+            }
+            EventView::FlushStart(_) => self.srcpad.push_event(event),
             _ => {
                 if event.is_serialized() {
                     let mut state = self.state();
@@ -729,6 +757,37 @@ impl MjpegSplit {
                 gst::Pad::event_default(pad, Some(&*self.obj()), event)
             }
         }
+    }
+
+    /// The running time of the pipeline clock now.
+    fn running_time_now(&self) -> Option<gst::ClockTime> {
+        let obj = self.obj();
+        let now = obj.clock()?.time();
+        now.checked_sub(obj.base_time()?)
+    }
+
+    /// Whether upstream is live (its latency query says so).
+    fn upstream_is_live(&self) -> bool {
+        let mut q = gst::query::Latency::new();
+        self.sinkpad.peer_query(&mut q) && q.result().0
+    }
+
+    /// Input continues as a new stream section: a partial frame is dropped
+    /// (and counted) and format detection runs again. Nothing happens at the
+    /// very start or when nothing was read since the last one.
+    fn new_section(&self, state: &mut State) {
+        let end = state.adapter_end();
+        if state.splitter.offset() == end && !state.splitter.in_frame() && end == state.section_start {
+            return;
+        }
+        if state.splitter.in_frame() {
+            gst::debug!(CAT, imp = self, "New stream section inside a frame: dropping it");
+            state.stats.incomplete += 1;
+            state.stats.dropped_incomplete += 1;
+        }
+        state.discard_to(end);
+        state.restart_at(end);
+        state.section_start = end;
     }
 
     /// At the end of the stream: held-back events go out, and a stream with no
