@@ -367,6 +367,8 @@ fn pull_mode_file_with_duration_and_position() {
     assert_eq!(out.len(), 80);
     for (k, b) in out.iter().enumerate() {
         assert_eq!(buffer_bytes(b), frames[k]);
+        // Only the first frame is DISCONT, though filesrc's first block is.
+        assert_eq!(b.flags().contains(gst::BufferFlags::DISCONT), k == 0);
         assert_eq!(b.pts(), Some(gst::ClockTime::from_mseconds(k as u64 * 100)));
     }
     let pad = h.sinkpad().unwrap();

@@ -549,7 +549,10 @@ impl MjpegSplit {
                 return None;
             }
             let rt = self.running_time_now()?;
-            state.segment.position_from_running_time(rt).map(|t| t.nseconds())
+            state
+                .segment
+                .position_from_running_time(rt)
+                .map(|t| t.nseconds())
         });
         let candidate = match settings.timestamp_mode {
             TimestampMode::Auto => arrival,
@@ -596,6 +599,8 @@ impl MjpegSplit {
             b.set_duration(gst::ClockTime::from_nseconds(duration));
             b.set_offset(frame.start);
             b.set_offset_end(frame.end);
+            // Sub-buffers inherit the input's flags (DISCONT, …): ours are set below.
+            b.unset_flags(b.flags() - gst::BufferFlags::TAG_MEMORY);
             if !frame.complete || frame.damaged {
                 b.set_flags(gst::BufferFlags::CORRUPTED);
             }
@@ -777,11 +782,18 @@ impl MjpegSplit {
     /// very start or when nothing was read since the last one.
     fn new_section(&self, state: &mut State) {
         let end = state.adapter_end();
-        if state.splitter.offset() == end && !state.splitter.in_frame() && end == state.section_start {
+        if state.splitter.offset() == end
+            && !state.splitter.in_frame()
+            && end == state.section_start
+        {
             return;
         }
         if state.splitter.in_frame() {
-            gst::debug!(CAT, imp = self, "New stream section inside a frame: dropping it");
+            gst::debug!(
+                CAT,
+                imp = self,
+                "New stream section inside a frame: dropping it"
+            );
             state.stats.incomplete += 1;
             state.stats.dropped_incomplete += 1;
         }

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! A test MJPEG camera: an HTTP server on 127.0.0.1 that replays what real
+//! cameras send (Axis, mjpg-streamer, ESP32-CAM part formats, no
+//! Content-Length, chunked transfer, bursts, a 1-byte drip, a connection
+//! dropped mid-frame). It records when the last byte of each frame was
+//! written. Shared by the tests and the `live_compare` example.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `--myboundary`, Content-Type and Content-Length.
+    Axis,
+    /// `--boundarydonotcross`, Content-Type, Content-Length, X-Timestamp.
+    MjpgStreamer,
+    /// `\r\n--123456789000000000000987654321\r\n` before each part, CL and X-Timestamp.
+    Esp32,
+    /// ustreamer-like: no Content-Length, the boundary written right after each frame.
+    NoLength,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub framing: Framing,
+    /// Frames sent per connection.
+    pub frames: usize,
+    /// Frames per write (1: one write per frame).
+    pub burst: usize,
+    /// Write one byte at a time.
+    pub drip: bool,
+    /// HTTP/1.1 chunked transfer encoding.
+    pub chunked: bool,
+    /// Pause between writes.
+    pub interval: Duration,
+    /// On the first connection, close after this many bytes of this frame.
+    pub drop_in_frame: Option<(usize, usize)>,
+    /// Connections served before the server stops.
+    pub connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            framing: Framing::MjpgStreamer,
+            frames: 12,
+            burst: 1,
+            drip: false,
+            chunked: false,
+            interval: Duration::from_millis(20),
+            drop_in_frame: None,
+            connections: 1,
+        }
+    }
+}
+
+pub struct Camera {
+    pub port: u16,
+    /// When the last byte of each frame was written, in sending order.
+    pub sent: Arc<Mutex<Vec<Instant>>>,
+    /// The JPEGs sent, in order (all connections).
+    pub jpegs: Arc<Mutex<Vec<Vec<u8>>>>,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Camera {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/video.mjpg", self.port)
+    }
+
+    /// Start serving `frames` (cycled). With `gate`, frame k+1 is written only
+    /// after the gate receives a message (the client got frame k), or after 5 s.
+    pub fn start(config: Config, frames: Vec<Vec<u8>>, gate: Option<Receiver<()>>) -> Camera {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let jpegs = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, j, st) = (sent.clone(), jpegs.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut served = 0;
+            let mut counter = 0usize;
+            while served < config.connections && !st.load(Ordering::Relaxed) {
+                if started.elapsed() > Duration::from_secs(60) {
+                    break;
+                }
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let first = served == 0;
+                        served += 1;
+                        let _ = serve(
+                            conn,
+                            &config,
+                            &frames,
+                            first,
+                            &mut counter,
+                            &s,
+                            &j,
+                            gate.as_ref(),
+                            &st,
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Camera {
+            port,
+            sent,
+            jpegs,
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Camera {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn part(framing: Framing, k: usize, jpeg: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (secs, micros) = (ts.as_secs(), ts.subsec_micros());
+    let head = match framing {
+        Framing::Axis => format!(
+            "--myboundary\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+            jpeg.len()
+        ),
+        Framing::MjpgStreamer => format!(
+            "Content-Type: image/jpeg\r\nContent-Length: {}\r\nX-Timestamp: {secs}.{micros:06}\r\n\r\n",
+            jpeg.len()
+        ),
+        Framing::Esp32 => format!(
+            "\r\n--123456789000000000000987654321\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nX-Timestamp: {k}.{micros:06}\r\n\r\n",
+            jpeg.len()
+        ),
+        Framing::NoLength => "Content-Type: image/jpeg\r\n\r\n".to_string(),
+    };
+    let tail: &[u8] = match framing {
+        Framing::Axis => b"\r\n",
+        Framing::MjpgStreamer => b"\r\n--boundarydonotcross\r\n",
+        Framing::Esp32 => b"",
+        Framing::NoLength => b"\r\n--boundarydonotcross\r\n",
+    };
+    let mut v = head.into_bytes();
+    v.extend_from_slice(jpeg);
+    (v, tail.to_vec())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    conn: TcpStream,
+    config: &Config,
+    frames: &[Vec<u8>],
+    first: bool,
+    counter: &mut usize,
+    sent: &Mutex<Vec<Instant>>,
+    jpegs: &Mutex<Vec<Vec<u8>>>,
+    gate: Option<&Receiver<()>>,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    conn.set_nonblocking(false)?;
+    conn.set_nodelay(true)?;
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    let mut conn = conn;
+    let boundary = match config.framing {
+        Framing::Axis => "myboundary",
+        Framing::Esp32 => "123456789000000000000987654321",
+        _ => "boundarydonotcross",
+    };
+    let mut head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary={boundary}\r\nCache-Control: no-cache\r\nConnection: close\r\n"
+    );
+    if config.chunked {
+        head.push_str("Transfer-Encoding: chunked\r\n");
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes())?;
+    if matches!(config.framing, Framing::MjpgStreamer | Framing::NoLength) {
+        write_body(&mut conn, config, b"--boundarydonotcross\r\n")?;
+    }
+    let mut k = 0;
+    while k < config.frames && !stop.load(Ordering::Relaxed) {
+        // One write holds `burst` frames.
+        let mut buf = Vec::new();
+        let mut ends = Vec::new();
+        for _ in 0..config.burst.max(1) {
+            if k >= config.frames {
+                break;
+            }
+            let jpeg = &frames[*counter % frames.len()];
+            let (p, tail) = part(config.framing, k, jpeg);
+            if first && config.drop_in_frame.is_some_and(|(f, _)| f == k) {
+                let cut = config.drop_in_frame.map_or(0, |(_, b)| b);
+                buf.extend_from_slice(&p[..p.len() - jpeg.len() + cut.min(jpeg.len())]);
+                write_body(&mut conn, config, &buf)?;
+                return Ok(()); // dropped mid-frame
+            }
+            buf.extend_from_slice(&p);
+            ends.push(buf.len());
+            buf.extend_from_slice(&tail);
+            jpegs.lock().unwrap().push(jpeg.clone());
+            *counter += 1;
+            k += 1;
+        }
+        if config.drip {
+            for b in buf.chunks(1) {
+                write_body(&mut conn, config, b)?;
+            }
+        } else {
+            write_body(&mut conn, config, &buf)?;
+        }
+        let now = Instant::now();
+        sent.lock().unwrap().extend(ends.iter().map(|_| now));
+        if let Some(g) = gate {
+            match g.recv_timeout(Duration::from_secs(5)) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+        std::thread::sleep(config.interval);
+    }
+    if config.chunked {
+        conn.write_all(b"0\r\n\r\n")?;
+    }
+    Ok(())
+}
+
+fn write_body(conn: &mut TcpStream, config: &Config, data: &[u8]) -> std::io::Result<()> {
+    if config.chunked {
+        conn.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
+        conn.write_all(data)?;
+        conn.write_all(b"\r\n")
+    } else {
+        conn.write_all(data)
+    }
+}
