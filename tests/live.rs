@@ -413,3 +413,50 @@ fn opencv_example_reads_the_camera() {
     );
     assert!(stdout.contains("read 10 frames of 96x64"), "{stdout}");
 }
+
+#[test]
+fn recorder_example_reconnects_and_finalises_on_ctrl_c() {
+    init();
+    let config = Config {
+        framing: Framing::MjpgStreamer,
+        frames: 10,
+        drop_in_frame: Some((4, 500)),
+        connections: 2,
+        interval: Duration::from_millis(30),
+        ..Default::default()
+    };
+    let cam = Camera::start(config, camera_frames()[..2].to_vec(), None);
+    let dir = TempDir::new("recorder");
+    let output = dir.path("rec.mp4");
+    let exe = std::env::current_exe().unwrap();
+    let exe = exe.parent().unwrap().parent().unwrap().join("examples/camera_recorder");
+    let child = std::process::Command::new(exe)
+        .arg(cam.url())
+        .arg(&output)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // 4 frames, the drop, a reconnection, 10 frames.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cam.jpegs.lock().unwrap().len() < 14 {
+        assert!(Instant::now() < deadline, "camera not read");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("recorded 14 frames"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("reconnecting"), "{stderr}");
+    // The MP4 is finalised and holds every frame, in increasing time.
+    let (frames, span) = mp4_frames_and_span(output.to_str().unwrap());
+    assert_eq!(frames, 14);
+    assert!(span > gst::ClockTime::from_mseconds(300), "{span}");
+}

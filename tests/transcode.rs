@@ -8,38 +8,6 @@ mod common;
 
 use common::*;
 use gst::prelude::*;
-use std::sync::{Arc, Mutex};
-
-/// Frames and presentation span of the video track of an MP4.
-fn mp4_frames_and_span(path: &str) -> (usize, gst::ClockTime) {
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={path:?} ! qtdemux ! h264parse ! avdec_h264 ! fakesink name=sink"
-    ))
-    .unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    sink.static_pad("sink")
-        .unwrap()
-        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            let b = info.buffer().unwrap();
-            s.lock()
-                .unwrap()
-                .push((b.pts().unwrap(), b.duration().unwrap()));
-            gst::PadProbeReturn::Ok
-        });
-    play_to_eos(&pipeline, || {});
-    let seen = seen.lock().unwrap();
-    let lo = seen.iter().map(|(p, _)| *p).min().unwrap();
-    let hi = seen.iter().map(|(p, d)| *p + *d).max().unwrap();
-    // Decoded frames come out in presentation order, strictly increasing.
-    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
-    (seen.len(), hi - lo)
-}
 
 fn transcode(input: &str, output: &str, framerate: &str) {
     run_pipeline(&format!(
