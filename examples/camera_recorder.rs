@@ -27,7 +27,11 @@ fn main() -> ExitCode {
     gst::init().expect("GStreamer init");
     gstmjpegsplit::plugin_register_static().expect("register mjpegsplit");
 
-    let mux = if output.ends_with(".mkv") { "matroskamux" } else { "mp4mux" };
+    let mux = if output.ends_with(".mkv") {
+        "matroskamux"
+    } else {
+        "mp4mux"
+    };
     let desc = format!(
         "souphttpsrc name=src location={url:?} is-live=true ! mjpegsplit name=split ! jpegdec ! \
          videoconvert ! x264enc speed-preset=veryfast tune=zerolatency ! {mux} ! filesink location={output:?}"
@@ -73,17 +77,20 @@ fn main() -> ExitCode {
         let stopping = stopping.clone();
         let restart = restart.clone();
         let ctx = glib::MainContext::default();
-        src.static_pad("src")
-            .expect("src pad")
-            .add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-                let eos = info.event().is_some_and(|e| e.type_() == gst::EventType::Eos);
+        src.static_pad("src").expect("src pad").add_probe(
+            gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| {
+                let eos = info
+                    .event()
+                    .is_some_and(|e| e.type_() == gst::EventType::Eos);
                 if eos && !stopping.load(Ordering::SeqCst) {
                     let restart = restart.clone();
-                    ctx.invoke(move || restart());
+                    ctx.invoke(restart);
                     return gst::PadProbeReturn::Handled;
                 }
                 gst::PadProbeReturn::Ok
-            });
+            },
+        );
     }
 
     // Ctrl-C: end the stream at mjpegsplit so the muxer finalises the file.
@@ -111,7 +118,9 @@ fn main() -> ExitCode {
             match msg.view() {
                 gst::MessageView::Eos(_) => main_loop.quit(),
                 gst::MessageView::Error(e) => {
-                    let from_src = e.src().is_some_and(|s| s == src.upcast_ref::<gst::Object>());
+                    let from_src = e
+                        .src()
+                        .is_some_and(|s| s == src.upcast_ref::<gst::Object>());
                     if from_src {
                         eprintln!("camera: {}", e.error());
                         restart();

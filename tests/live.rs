@@ -286,7 +286,11 @@ fn dropped_connection_loses_one_frame_and_marks_discont() {
 /// the server waits for the client's word (up to 5 s) after each frame.
 #[test]
 fn frames_leave_without_waiting_for_the_next_one() {
-    for framing in [Framing::NoLength, Framing::Axis] {
+    for framing in [
+        Framing::NoLength,
+        Framing::NoLengthBoundaryFirst,
+        Framing::Axis,
+    ] {
         let (tx, rx) = std::sync::mpsc::channel();
         let config = Config {
             framing,
@@ -429,7 +433,12 @@ fn recorder_example_reconnects_and_finalises_on_ctrl_c() {
     let dir = TempDir::new("recorder");
     let output = dir.path("rec.mp4");
     let exe = std::env::current_exe().unwrap();
-    let exe = exe.parent().unwrap().parent().unwrap().join("examples/camera_recorder");
+    let exe = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/camera_recorder");
     let child = std::process::Command::new(exe)
         .arg(cam.url())
         .arg(&output)

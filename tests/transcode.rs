@@ -7,7 +7,6 @@
 mod common;
 
 use common::*;
-use gst::prelude::*;
 
 fn transcode(input: &str, output: &str, framerate: &str) {
     run_pipeline(&format!(

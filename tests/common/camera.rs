@@ -25,6 +25,9 @@ pub enum Framing {
     Esp32,
     /// ustreamer-like: no Content-Length, the boundary written right after each frame.
     NoLength,
+    /// No Content-Length, the boundary written at the start of each part
+    /// (so a boundary-scanning client learns a frame ended only when the next part starts).
+    NoLengthBoundaryFirst,
 }
 
 #[derive(Debug, Clone)]
@@ -152,12 +155,16 @@ fn part(framing: Framing, k: usize, jpeg: &[u8]) -> (Vec<u8>, Vec<u8>) {
             jpeg.len()
         ),
         Framing::NoLength => "Content-Type: image/jpeg\r\n\r\n".to_string(),
+        Framing::NoLengthBoundaryFirst => {
+            "--boundarydonotcross\r\nContent-Type: image/jpeg\r\n\r\n".to_string()
+        }
     };
     let tail: &[u8] = match framing {
         Framing::Axis => b"\r\n",
         Framing::MjpgStreamer => b"\r\n--boundarydonotcross\r\n",
         Framing::Esp32 => b"",
         Framing::NoLength => b"\r\n--boundarydonotcross\r\n",
+        Framing::NoLengthBoundaryFirst => b"\r\n",
     };
     let mut v = head.into_bytes();
     v.extend_from_slice(jpeg);

@@ -150,4 +150,3 @@ pub fn mp4_frames_and_span(path: &str) -> (usize, gst::ClockTime) {
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
     (seen.len(), hi - lo)
 }
-
