@@ -402,6 +402,10 @@ fn opencv_example_reads_the_camera() {
         None,
     );
     let plugin_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
+    assert!(
+        plugin_dir.join("libgstmjpegsplit.so").exists(),
+        "build the plugin first (cargo build --lib; ./dev test does)"
+    );
     let out = std::process::Command::new("/usr/bin/python3")
         .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/opencv_camera.py"))
         .arg(cam.url())
