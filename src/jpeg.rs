@@ -314,6 +314,11 @@ impl Scanner {
         self.delimiter.extend_from_slice(delimiter);
     }
 
+    /// Where the current frame starts, if in one.
+    pub fn frame_start(&self) -> Option<u64> {
+        self.cur.map(|c| c.start)
+    }
+
     /// Whether the current frame has reached its entropy-coded data.
     pub fn in_entropy(&self) -> bool {
         self.cur.is_some_and(|c| c.seen_sos)
@@ -563,28 +568,49 @@ impl Scanner {
                     && !self.delimiter.is_empty()
                     && self.cur.is_some_and(|c| c.seen_sos) =>
             {
-                match memchr::memchr2(0xFF, b'\n', &data[i..stop]) {
-                    Some(k) => {
-                        let at = i + k;
-                        if data[at] == 0xFF {
-                            self.state = State::EntropyFf;
-                        } else {
-                            let prev = if at > 0 { data[at - 1] } else { self.last_byte };
-                            self.delim_start = base + at as u64 - u64::from(prev == b'\r');
-                            self.state = State::EntropyDelim(0);
+                // As below, and a line feed may start the multipart delimiter.
+                for k in memchr::memchr2_iter(0xFF, b'\n', &data[i..stop]) {
+                    let at = i + k;
+                    if data[at] == 0xFF {
+                        match data.get(at + 1) {
+                            Some(0x00 | 0xD0..=0xD7) if at + 1 < stop => continue,
+                            _ => {
+                                self.state = State::EntropyFf;
+                                return at + 1;
+                            }
                         }
-                        at + 1
                     }
-                    None => stop,
+                    let rest = &data[at + 1..stop];
+                    let n = rest.len().min(self.delimiter.len());
+                    if rest[..n] != self.delimiter[..n] {
+                        continue;
+                    }
+                    let prev = if at > 0 { data[at - 1] } else { self.last_byte };
+                    self.delim_start = base + at as u64 - u64::from(prev == b'\r');
+                    if n < self.delimiter.len() {
+                        // The rest of the delimiter is in the next chunk.
+                        self.state = State::EntropyDelim(n);
+                        return stop;
+                    }
+                    return self.delimiter_found(at + 1 + n, out);
                 }
+                stop
             }
-            State::Entropy => match memchr(0xFF, &data[i..stop]) {
-                Some(k) => {
-                    self.state = State::EntropyFf;
-                    i + k + 1
+            State::Entropy => {
+                // Hot loop: stuffed `FF 00` and RSTn are skipped here without a
+                // state change; anything else goes through `EntropyFf`.
+                for k in memchr::memchr_iter(0xFF, &data[i..stop]) {
+                    let at = i + k;
+                    match data.get(at + 1) {
+                        Some(0x00 | 0xD0..=0xD7) if at + 1 < stop => continue,
+                        _ => {
+                            self.state = State::EntropyFf;
+                            return at + 1;
+                        }
+                    }
                 }
-                None => stop,
-            },
+                stop
+            }
             State::EntropyDelim(k) => {
                 if self.delimiter.get(k) != Some(&data[i]) {
                     // Not the delimiter: the byte is entropy data again.
@@ -595,11 +621,7 @@ impl Scanner {
                     self.state = State::EntropyDelim(k + 1);
                     return i + 1;
                 }
-                let cur = self.cur.take().expect("in a frame");
-                out.push(self.cut_frame(cur, self.delim_start));
-                self.state = State::Search;
-                self.stop = Some(Stop::Delimiter);
-                i + 1
+                self.delimiter_found(i + 1, out)
             }
             State::EntropyFf => {
                 let code = data[i];
@@ -612,6 +634,17 @@ impl Scanner {
                 i + 1
             }
         }
+    }
+
+    /// The multipart delimiter ended the current frame's entropy data; `next`
+    /// is the index just after it.
+    fn delimiter_found(&mut self, next: usize, out: &mut Vec<Event>) -> usize {
+        if let Some(cur) = self.cur.take() {
+            out.push(self.cut_frame(cur, self.delim_start));
+        }
+        self.state = State::Search;
+        self.stop = Some(Stop::Delimiter);
+        next
     }
 
     fn start_frame(&mut self, start: u64) {

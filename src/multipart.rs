@@ -136,6 +136,11 @@ pub struct Splitter {
     skip_line: bool,
     /// The boundary (without `--`) seen in the body, else the HTTP header's.
     boundary: Option<Vec<u8>>,
+    /// `--` + boundary.
+    delimiter: Vec<u8>,
+    /// The current frame is being walked again with delimiter detection
+    /// (it was cut short the first time).
+    delimiter_walk: bool,
     /// Headers of the part being read.
     headers: Vec<(String, String)>,
     /// Where the current part's body started.
@@ -219,6 +224,8 @@ impl Splitter {
             at_line_start: true,
             skip_line: false,
             boundary: None,
+            delimiter: Vec::new(),
+            delimiter_walk: false,
             headers: Vec::new(),
             body_start: 0,
             content_length: None,
@@ -239,10 +246,33 @@ impl Splitter {
     }
 
     fn set_boundary(&mut self, b: Vec<u8>) {
-        let mut delim = b"--".to_vec();
-        delim.extend_from_slice(&b);
-        self.scanner.set_delimiter(&delim);
+        self.delimiter = b"--".to_vec();
+        self.delimiter.extend_from_slice(&b);
+        if self.delimiter_walk {
+            self.scanner.set_delimiter(&self.delimiter);
+        }
         self.boundary = Some(b);
+    }
+
+    /// Walk the current part again from `start` (a frame that did not end
+    /// with its EOI), this time looking for the delimiter in its entropy
+    /// data. Returns false if there is no known delimiter or this is that walk.
+    fn delimiter_rewalk(&mut self, start: u64) -> bool {
+        if self.delimiter_walk || self.delimiter.is_empty() {
+            return false;
+        }
+        self.delimiter_walk = true;
+        self.scanner.set_delimiter(&self.delimiter);
+        self.scanner.reset(start);
+        self.state = State::Body;
+        self.offset = start;
+        true
+    }
+
+    fn end_delimiter_walk(&mut self) {
+        if std::mem::take(&mut self.delimiter_walk) {
+            self.scanner.set_delimiter(&[]);
+        }
     }
 
     pub fn set_max_frame_size(&mut self, max: u64) {
@@ -309,6 +339,15 @@ impl Splitter {
             self.state = State::Body;
             self.offset = walk_from;
             self.stats.length_mismatches += 1;
+            return false;
+        }
+        if matches!(self.state, State::Body | State::ClHead { .. })
+            && self.scanner.in_entropy()
+            && let Some(start) = self.scanner.frame_start()
+            && self.delimiter_rewalk(start)
+        {
+            // Cut by the end of the stream: the part may have ended at a
+            // boundary before that.
             return false;
         }
         let mut events = std::mem::take(&mut self.events);
@@ -584,9 +623,32 @@ impl Splitter {
         let (n, stop) = self
             .scanner
             .feed_part(data, fast_end.is_some(), &mut events);
+        // A frame cut short (by the next SOI, or by growing too large) may
+        // really have ended at the next part's boundary: walk it again, this
+        // time looking for the delimiter. Complete frames never pay for that.
+        let cut = events.iter().find_map(|e| match *e {
+            jpeg::Event::Frame(f) if !f.complete => Some(f.start),
+            jpeg::Event::Dropped {
+                start,
+                reason: DropReason::TooLarge,
+                ..
+            } => Some(start),
+            _ => None,
+        });
+        if let Some(start) = cut
+            && self.delimiter_rewalk(start)
+        {
+            self.events = events;
+            self.advance(n);
+            self.offset = start;
+            return n;
+        }
         self.emit(&events, out);
         self.events = events;
         self.advance(n);
+        if stop.is_some() && !self.scanner.in_frame() {
+            self.end_delimiter_walk();
+        }
         match stop {
             None => {}
             Some(Stop::Entropy) => {
