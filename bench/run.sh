@@ -7,7 +7,8 @@
 #
 # Needs ffmpeg, gst-launch-1.0 and /usr/bin/time. Prints a Markdown table:
 # frames/s, MB/s, the median ratio to the floor (filesrc blocksize=65536 !
-# fakesink on the same file) and peak RSS; then the scanner micro-benchmark.
+# fakesink on the same file; push-mode rows against the same push pipeline
+# without mjpegsplit) and peak RSS; then the scanner micro-benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -49,56 +50,55 @@ PY
 make_set 1080p 1920x1080 2000 4
 make_set 480p 640x480 4000 4
 
-# --- runs
-declare -A PIPE
-PIPE[floor]='filesrc location=@ blocksize=65536 ! fakesink'
-PIPE[mjpegsplit]='filesrc location=@ ! mjpegsplit ! fakesink'
-PIPE[mjpegsplit-push-4k]='filesrc location=@ blocksize=4096 ! queue ! mjpegsplit ! fakesink'
-PIPE[mjpegsplit-push-64k]='filesrc location=@ blocksize=65536 ! queue ! mjpegsplit ! fakesink'
-PIPE[jpegparse]='filesrc location=@ ! jpegparse ! fakesink'
-PIPE[multipartdemux]='filesrc location=@ ! multipartdemux ! fakesink'
-
-RESULTS=$(mktemp)
-for set in 1080p 480p; do
-    for kind in raw cl nocl; do
-        f="$DATA/$set.$kind.mjpg"
-        names="floor mjpegsplit mjpegsplit-push-4k mjpegsplit-push-64k jpegparse"
-        [ "$kind" != raw ] && names="$names multipartdemux"
-        cat "$f" > /dev/null # page cache
-        for r in $(seq "$ROUNDS"); do
-            for n in $names; do
-                p=${PIPE[$n]//@/$f}
-                # shellcheck disable=SC2086
-                /usr/bin/time -f "%e %M" -o "$RESULTS.t" gst-launch-1.0 -q $p > /dev/null 2>&1 || echo "failed: $n $f" >&2
-                echo "$set $kind $n $(cat "$RESULTS.t")" >> "$RESULTS"
-            done
-        done
-    done
-done
-
-python3 - "$RESULTS" "$DATA" <<'PY'
-import sys, statistics, os, collections
-res, data = sys.argv[1:]
-t = collections.defaultdict(list); rss = collections.defaultdict(list)
-for line in open(res):
-    s, k, n, sec, kb = line.split()
-    t[(s, k, n)].append(float(sec)); rss[(s, k, n)].append(int(kb))
+# --- runs: interleaved rounds, whole-process wall time (perf_counter) and peak RSS
+python3 - "$DATA" "$ROUNDS" <<'PY'
+import collections, os, statistics, subprocess, sys, tempfile, time
+data, rounds = sys.argv[1], int(sys.argv[2])
+PIPE = {
+    "floor": "filesrc location=@ blocksize=65536 ! fakesink",
+    "mjpegsplit": "filesrc location=@ ! mjpegsplit ! fakesink",
+    "jpegparse": "filesrc location=@ ! jpegparse ! fakesink",
+    "multipartdemux": "filesrc location=@ ! multipartdemux ! fakesink",
+    "floor-push-64k": "filesrc location=@ blocksize=65536 ! queue ! fakesink",
+    "mjpegsplit-push-64k": "filesrc location=@ blocksize=65536 ! queue ! mjpegsplit ! fakesink",
+    "floor-push-4k": "filesrc location=@ blocksize=4096 ! queue ! fakesink",
+    "mjpegsplit-push-4k": "filesrc location=@ blocksize=4096 ! queue ! mjpegsplit ! fakesink",
+}
+t = collections.defaultdict(list)
+rss = collections.defaultdict(list)
+tmp = tempfile.mktemp()
+for s in ["1080p", "480p"]:
+    for k in ["raw", "cl", "nocl"]:
+        f = f"{data}/{s}.{k}.mjpg"
+        names = [n for n in PIPE if k != "raw" or n != "multipartdemux"]
+        subprocess.run(["cat", f], stdout=subprocess.DEVNULL)
+        for r in range(rounds):
+            for n in names:
+                cmd = ["/usr/bin/time", "-f", "%M", "-o", tmp, "gst-launch-1.0", "-q"] + PIPE[n].replace("@", f).split()
+                t0 = time.perf_counter()
+                p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                t[(s, k, n)].append(time.perf_counter() - t0)
+                if p.returncode:
+                    print(f"failed: {n} {f}", file=sys.stderr)
+                rss[(s, k, n)].append(int(open(tmp).read().split()[-1]))
+os.unlink(tmp)
 print("| data | element | frames/s | MB/s | ratio to floor (median) | peak RSS |")
 print("|---|---|---|---|---|---|")
 for s in ["1080p", "480p"]:
     frames = int(open(f"{data}/{s}.raw.mjpg.frames").read())
     for k, label in [("raw", "raw"), ("cl", "multipart + CL"), ("nocl", "multipart, no CL")]:
         size = os.path.getsize(f"{data}/{s}.{k}.mjpg") / 1e6
-        floor = statistics.median(t[(s, k, "floor")])
-        for n in ["floor", "mjpegsplit", "mjpegsplit-push-4k", "mjpegsplit-push-64k", "jpegparse", "multipartdemux"]:
+        for n in PIPE:
             if (s, k, n) not in t:
                 continue
+            ref = "floor" if "push" not in n else n.replace("mjpegsplit", "floor")
             m = statistics.median(t[(s, k, n)])
-            ratios = [a / b for a, b in zip(t[(s, k, n)], t[(s, k, "floor")])]
-            print(f"| {s} {label} ({size:.0f} MB) | {n} | {frames / m:,.0f} | {size / m:,.0f} | "
+            ratios = [a / b for a, b in zip(t[(s, k, n)], t[(s, k, ref)])]
+            name = n if ref == "floor" or n == ref else f"{n} (vs {ref})"
+            print(f"| {s} {label} ({size:.0f} MB) | {name} | {frames / m:,.0f} | {size / m:,.0f} | "
                   f"{statistics.median(ratios):.2f}x | {max(rss[(s, k, n)]) / 1024:.1f} MB |")
 PY
-rm -f "$RESULTS" "$RESULTS.t"
+
 
 echo
 cargo bench --quiet --bench scanner -- "$DATA/1080p.raw.mjpg" "$DATA/1080p.cl.mjpg"

@@ -85,7 +85,7 @@ const DEFAULT_TIMESTAMP_MODE: TimestampMode = TimestampMode::Auto;
 /// X-Timestamp values above this (2000-01-01) are taken as Unix wall-clock time.
 const WALL_CLOCK_MIN_SECONDS: u64 = 946_684_800;
 /// Bytes asked for per pull in pull mode.
-const PULL_BLOCK: u32 = 512 * 1024;
+const PULL_BLOCK: u32 = 2 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
