@@ -250,6 +250,8 @@ pub struct Scanner {
     capture: [u8; CAPTURE_MAX],
     capture_len: usize,
     capture_want: usize,
+    /// Payload length of the segment being read.
+    segment_len: u32,
     /// Multipart delimiter (`--boundary`) that ends a frame's entropy data
     /// when it follows a line feed; empty when unknown.
     delimiter: Vec<u8>,
@@ -298,6 +300,7 @@ impl Scanner {
             capture: [0; CAPTURE_MAX],
             capture_len: 0,
             capture_want: 0,
+            segment_len: 0,
             delimiter: Vec::new(),
             delim_start: 0,
             last_byte: 0,
@@ -498,16 +501,8 @@ impl Scanner {
                     self.state = State::MarkerCode;
                     return i + 1;
                 }
-                let cur = self.cur.as_mut().expect("in a frame");
-                if cur.fresh {
-                    // `FF D8` not followed by a marker: not a JPEG after all.
-                    // The byte is looked at again as garbage.
-                    self.cur = None;
-                    self.state = State::Search;
-                    return i;
-                }
-                cur.damaged = true;
-                self.state = State::Entropy;
+                // Not consumed: looked at again as garbage or while resynchronising.
+                self.damaged();
                 i
             }
             State::MarkerCode => {
@@ -516,16 +511,7 @@ impl Scanner {
                 match code {
                     0xFF => {}
                     0xD0..=0xD7 | 0x01 => self.state = State::Marker,
-                    0x00 | 0x02..=0xBF => {
-                        let cur = self.cur.as_mut().expect("in a frame");
-                        if cur.fresh {
-                            self.cur = None;
-                            self.state = State::Search;
-                        } else {
-                            cur.damaged = true;
-                            self.state = State::Entropy;
-                        }
-                    }
+                    0x00 | 0x02..=0xBF => self.damaged(),
                     _ => self.marker(code, pos, out),
                 }
                 i + 1
@@ -536,12 +522,11 @@ impl Scanner {
             }
             State::Len2(code, hi) => {
                 let len = u16::from_be_bytes([hi, data[i]]);
-                if len < 2 {
-                    let cur = self.cur.as_mut().expect("in a frame");
-                    cur.damaged = true;
-                    self.state = State::Entropy;
-                } else {
-                    self.begin_payload(code, u32::from(len) - 2);
+                match u32::from(len).checked_sub(2) {
+                    // A table segment longer than its format allows is damage:
+                    // skipping it could swallow the next frame.
+                    Some(payload) if payload <= max_payload(code) => self.begin_payload(code, payload),
+                    _ => self.damaged(),
                 }
                 i + 1
             }
@@ -722,6 +707,22 @@ impl Scanner {
         }
     }
 
+    /// Bytes that are not a marker where one should be. A frame with only its
+    /// SOI so far was no JPEG at all: forget it. Otherwise skip to the next
+    /// marker (as libjpeg does) and mark the frame damaged.
+    fn damaged(&mut self) {
+        match self.cur.as_mut() {
+            Some(cur) if !cur.fresh => {
+                cur.damaged = true;
+                self.state = State::Entropy;
+            }
+            _ => {
+                self.cur = None;
+                self.state = State::Search;
+            }
+        }
+    }
+
     fn begin_payload(&mut self, code: u8, len: u32) {
         let want = match code {
             c if is_sof(c) => CAPTURE_MAX,
@@ -732,6 +733,7 @@ impl Scanner {
         };
         self.capture_len = 0;
         self.capture_want = want.min(len as usize);
+        self.segment_len = len;
         if len == 0 {
             self.end_segment(code);
         } else {
@@ -744,10 +746,13 @@ impl Scanner {
 
     fn end_segment(&mut self, code: u8) {
         let cap = &self.capture[..self.capture_len];
-        let cur = self.cur.as_mut().expect("in a frame");
         self.state = State::Marker;
+        let Some(cur) = self.cur.as_mut() else {
+            self.state = State::Search;
+            return;
+        };
         match code {
-            c if is_sof(c) && !cur.seen_sof && cap.len() >= 6 => {
+            c if is_sof(c) && !cur.seen_sof && plausible_sof(c, cap, self.segment_len) => {
                 cur.seen_sof = true;
                 let info = &mut cur.info;
                 info.sof = c - 0xC0;
@@ -782,6 +787,37 @@ impl Scanner {
             _ => {}
         }
     }
+}
+
+/// The largest payload a segment can have: tables and frame/scan headers
+/// are bounded by the format; APPn, COM and others may take 65533 bytes.
+fn max_payload(code: u8) -> u32 {
+    match code {
+        0xDB => 4 * (1 + 128),         // DQT: four 16-bit tables
+        0xC4 => 4 * (1 + 16 + 256),    // DHT: four tables
+        0xCC => 2 * 32,                // DAC
+        SOS => 1 + 2 * 4 + 3,          // up to four components
+        0xDD | DNL => 2,               // DRI, DNL
+        c if is_sof(c) => 6 + 3 * 255, // checked further in plausible_sof
+        _ => u32::from(u16::MAX) - 2,
+    }
+}
+
+/// Whether a SOF segment describes an image a decoder could take: a sane
+/// precision, a width, 1 to 4 components with sampling factors 1 to 4, and
+/// a length that matches. Random data almost never passes this.
+fn plausible_sof(code: u8, cap: &[u8], payload: u32) -> bool {
+    let [precision, _, _, w_hi, w_lo, nc, ..] = *cap else {
+        return false;
+    };
+    let lossless = matches!(code & 0x03, 3);
+    let precision_ok = matches!(precision, 8 | 12) || (lossless && (2..=16).contains(&precision));
+    let nc_ok = (1..=MAX_COMPONENTS as u8).contains(&nc) && payload == 6 + 3 * u32::from(nc);
+    let factors_ok = cap[6..]
+        .chunks_exact(3)
+        .take(usize::from(nc))
+        .all(|c| (1..=4).contains(&(c[1] >> 4)) && (1..=4).contains(&(c[1] & 0x0F)));
+    precision_ok && u16::from_be_bytes([w_hi, w_lo]) > 0 && nc_ok && factors_ok
 }
 
 /// SOF0–SOF15, which excludes DHT (C4), JPG (C8) and DAC (CC).

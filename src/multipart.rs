@@ -588,12 +588,15 @@ impl Splitter {
         if !jpeg {
             self.stats.non_jpeg_parts += 1;
             self.headers.clear();
+            // A length beyond any frame is not trusted: look for the next
+            // delimiter line instead.
             self.state = match length {
-                Some(l) => State::SkipBytes {
-                    end: self.offset + l,
+                Some(l) if l <= self.scanner.max_frame_size() => State::SkipBytes {
+                    end: self.offset.saturating_add(l),
                 },
-                None => State::Text(Text::SkipPart),
+                _ => State::Text(Text::SkipPart),
             };
+            self.at_line_start = true;
             return;
         }
         self.start_body(self.offset, length);
@@ -605,7 +608,9 @@ impl Splitter {
         self.scanner.reset(at);
         self.state = match length {
             Some(l) if l >= 4 && l <= self.scanner.max_frame_size() => {
-                State::ClHead { end: at + l }
+                State::ClHead {
+                    end: at.saturating_add(l),
+                }
             }
             _ => State::Body,
         };
@@ -678,10 +683,10 @@ impl Splitter {
             Some(Stop::NotJpeg) => {
                 let had_headers = !std::mem::take(&mut self.headers).is_empty();
                 match self.content_length {
-                    Some(l) if self.body_start + l > self.offset => {
+                    Some(l) if self.body_start.saturating_add(l) > self.offset => {
                         self.stats.non_jpeg_parts += 1;
                         self.state = State::SkipBytes {
-                            end: self.body_start + l,
+                            end: self.body_start.saturating_add(l),
                         };
                     }
                     _ => {

@@ -82,6 +82,9 @@ const FALLBACK_FRAMERATE: gst::Fraction = gst::Fraction::from_integer(30);
 const DEFAULT_MAX_FRAME_SIZE: u32 = jpeg::DEFAULT_MAX_FRAME_SIZE as u32;
 const DEFAULT_INCOMPLETE: Incomplete = Incomplete::Repair;
 const DEFAULT_TIMESTAMP_MODE: TimestampMode = TimestampMode::Auto;
+const DEFAULT_PROBE_BYTES: u64 = 8 * 1024 * 1024;
+/// Bytes of the stream start kept for error messages.
+const HEAD_KEPT: usize = 64;
 /// X-Timestamp values above this (2000-01-01) are taken as Unix wall-clock time.
 const WALL_CLOCK_MIN_SECONDS: u64 = 946_684_800;
 /// Bytes asked for per pull in pull mode.
@@ -93,6 +96,7 @@ struct Settings {
     max_frame_size: u32,
     incomplete: Incomplete,
     timestamp_mode: TimestampMode,
+    probe_bytes: u64,
 }
 
 impl Default for Settings {
@@ -102,6 +106,7 @@ impl Default for Settings {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             incomplete: DEFAULT_INCOMPLETE,
             timestamp_mode: DEFAULT_TIMESTAMP_MODE,
+            probe_bytes: DEFAULT_PROBE_BYTES,
         }
     }
 }
@@ -162,6 +167,9 @@ struct State {
     live: Option<bool>,
     /// Offset where the current stream section began.
     section_start: u64,
+    /// The first bytes of the stream, to say what it is if it is no MJPEG.
+    head: Vec<u8>,
+    not_mjpeg_reported: bool,
     ts: Timestamper,
     /// Frame rate from upstream caps.
     upstream_fps: Option<gst::Fraction>,
@@ -205,6 +213,8 @@ impl State {
             boundary_hint: None,
             live: None,
             section_start: 0,
+            head: Vec::new(),
+            not_mjpeg_reported: false,
             ts: Timestamper::new(30, 1),
             upstream_fps: None,
             out_format: None,
@@ -306,6 +316,42 @@ impl State {
     }
 }
 
+/// What the first bytes of a stream that holds no JPEG look like, for a
+/// person to act on ("a 401 page", "an MP4 file", …).
+fn describe_head(head: &[u8]) -> String {
+    if head.is_empty() {
+        return "the stream is empty".to_string();
+    }
+    let line_end = head
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(head.len());
+    let printable = |bytes: &[u8]| -> String {
+        bytes
+            .iter()
+            .take(48)
+            .flat_map(|&b| std::ascii::escape_default(b))
+            .map(char::from)
+            .collect()
+    };
+    let lower = head.to_ascii_lowercase();
+    if head.starts_with(b"HTTP/") {
+        format!("the stream starts with '{}'", printable(&head[..line_end]))
+    } else if memchr::memmem::find(&lower, b"<html").is_some()
+        || memchr::memmem::find(&lower, b"<!doctype").is_some()
+    {
+        format!("it looks like an HTML page ('{}')", printable(head))
+    } else if head.get(4..8) == Some(b"ftyp") {
+        "it looks like an MP4/QuickTime file".to_string()
+    } else if head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        "it looks like a Matroska/WebM file".to_string()
+    } else if head.starts_with(b"RIFF") {
+        "it looks like a RIFF (AVI/WAV) file".to_string()
+    } else {
+        format!("the stream starts with '{}'", printable(head))
+    }
+}
+
 /// `X-Timestamp: 1700000000.123456` (seconds with a fraction) in ns.
 fn parse_x_timestamp(value: &str) -> Option<u64> {
     let value = value.trim();
@@ -386,16 +432,20 @@ impl MjpegSplit {
         let map_offset = state.adapter_end();
         state.adapter.push(buffer.clone());
         {
-            let map = buffer.map_readable().map_err(|_| {
-                gst::error!(CAT, imp = self, "Failed to map input buffer");
-                gst::FlowError::Error
-            })?;
+            let Ok(map) = buffer.map_readable() else {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["Cannot map input buffer"]);
+                return Err(gst::FlowError::Error);
+            };
+            if state.head.len() < HEAD_KEPT {
+                let n = (HEAD_KEPT - state.head.len()).min(map.len());
+                state.head.extend_from_slice(&map[..n]);
+            }
             state.feed_splitter(&map, map_offset);
         }
         self.handle_outputs(state, settings, upstream_pts, out);
         let keep = state.splitter.retain_from();
         state.discard_to(keep);
-        Ok(())
+        self.check_probe(state, settings)
     }
 
     /// The stream ended: output a frame cut short, then what is held back.
@@ -428,17 +478,14 @@ impl MjpegSplit {
             match output {
                 Output::Frame { frame, headers } => {
                     state.discard_to(frame.start);
-                    let (Ok(skip), Ok(len)) = (
-                        usize::try_from(frame.start - state.adapter_offset),
+                    let (Some(0), Ok(len)) = (
+                        frame.start.checked_sub(state.adapter_offset),
                         usize::try_from(frame.len()),
                     ) else {
-                        continue;
-                    };
-                    if skip != 0 {
                         // Bytes already released; cannot happen with a consistent splitter.
                         gst::warning!(CAT, imp = self, "Frame at {} not in adapter", frame.start);
                         continue;
-                    }
+                    };
                     let Ok(buffer) = state.adapter.take_buffer(len) else {
                         gst::warning!(
                             CAT,
@@ -811,16 +858,42 @@ impl MjpegSplit {
             state.need_segment = false;
         }
         out.extend(state.pending_events.drain(..).map(Out::Event));
-        if state.stats.frames == 0 && state.stats.bytes_in > 0 {
-            gst::element_imp_warning!(
+        if state.stats.frames == 0 && !state.not_mjpeg_reported {
+            state.not_mjpeg_reported = true;
+            gst::element_imp_error!(
                 self,
-                gst::StreamError::Demux,
+                gst::StreamError::WrongType,
                 [
-                    "No JPEG frame found in {} bytes of input",
-                    state.stats.bytes_in
+                    "No JPEG frame in the whole stream ({} bytes): {}",
+                    state.stats.bytes_in,
+                    describe_head(&state.head)
                 ]
             );
         }
+    }
+
+    /// A stream that has given no frame at all after `probe-bytes` is not
+    /// MJPEG: say what it is instead, once, and stop. Once frames were seen,
+    /// damage is never fatal.
+    fn check_probe(&self, state: &mut State, settings: &Settings) -> Result<(), gst::FlowError> {
+        if state.stats.frames > 0
+            || settings.probe_bytes == 0
+            || state.stats.bytes_in < settings.probe_bytes
+            || state.not_mjpeg_reported
+        {
+            return Ok(());
+        }
+        state.not_mjpeg_reported = true;
+        gst::element_imp_error!(
+            self,
+            gst::StreamError::WrongType,
+            [
+                "No JPEG frame in the first {} bytes: {}",
+                state.stats.bytes_in,
+                describe_head(&state.head)
+            ]
+        );
+        Err(gst::FlowError::Error)
     }
 
     // ---- Pull mode ----
@@ -911,6 +984,8 @@ impl MjpegSplit {
         match err {
             gst::FlowError::Flushing => {}
             gst::FlowError::Eos => self.push_eos(),
+            // Already reported where it happened.
+            gst::FlowError::Error => self.push_eos(),
             _ => {
                 gst::element_imp_error!(
                     self,
@@ -1252,6 +1327,16 @@ impl ObjectImpl for MjpegSplit {
                     )
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt64::builder("probe-bytes")
+                    .nick("Probe bytes")
+                    .blurb(
+                        "A stream that has given no JPEG frame after this many bytes is not \
+                         MJPEG: post an error saying what it looks like and stop (0: never). \
+                         Once frames have been seen, damage is never fatal",
+                    )
+                    .default_value(DEFAULT_PROBE_BYTES)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -1281,6 +1366,7 @@ impl ObjectImpl for MjpegSplit {
             "timestamp-mode" => {
                 settings.timestamp_mode = value.get().expect("type checked upstream")
             }
+            "probe-bytes" => settings.probe_bytes = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
     }
@@ -1296,6 +1382,7 @@ impl ObjectImpl for MjpegSplit {
                 state.stats.to_structure(&state.splitter).to_value()
             }
             "timestamp-mode" => settings.timestamp_mode.to_value(),
+            "probe-bytes" => settings.probe_bytes.to_value(),
             _ => unimplemented!(),
         }
     }
