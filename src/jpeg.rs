@@ -525,7 +525,9 @@ impl Scanner {
                 match u32::from(len).checked_sub(2) {
                     // A table segment longer than its format allows is damage:
                     // skipping it could swallow the next frame.
-                    Some(payload) if payload <= max_payload(code) => self.begin_payload(code, payload),
+                    Some(payload) if payload <= max_payload(code) => {
+                        self.begin_payload(code, payload)
+                    }
                     _ => self.damaged(),
                 }
                 i + 1

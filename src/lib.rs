@@ -9,6 +9,7 @@ use gst::glib;
 pub mod jpeg;
 mod mjpegsplit;
 pub mod multipart;
+pub mod properties;
 pub mod timing;
 
 pub use mjpegsplit::{Incomplete, MjpegSplit, PART_META, TimestampMode};

@@ -79,9 +79,12 @@ pub struct Stats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// A frame, with the headers of its multipart part (names in lower case).
+    /// `by_length`: its end was taken from the part's Content-Length (an EOI
+    /// was checked there) without walking its entropy data.
     Frame {
         frame: Frame,
         headers: Vec<(String, String)>,
+        by_length: bool,
     },
     Dropped {
         start: u64,
@@ -364,6 +367,7 @@ impl Splitter {
                 jpeg::Event::Frame(frame) => Output::Frame {
                     frame,
                     headers: self.headers.clone(),
+                    by_length: false,
                 },
                 jpeg::Event::Dropped { start, end, reason } => {
                     Output::Dropped { start, end, reason }
@@ -607,11 +611,9 @@ impl Splitter {
         self.content_length = length;
         self.scanner.reset(at);
         self.state = match length {
-            Some(l) if l >= 4 && l <= self.scanner.max_frame_size() => {
-                State::ClHead {
-                    end: at.saturating_add(l),
-                }
-            }
+            Some(l) if l >= 4 && l <= self.scanner.max_frame_size() => State::ClHead {
+                end: at.saturating_add(l),
+            },
             _ => State::Body,
         };
     }
@@ -738,6 +740,7 @@ impl Splitter {
                 out.push(Output::Frame {
                     frame,
                     headers: std::mem::take(&mut self.headers),
+                    by_length: true,
                 });
             }
             self.after_frame();

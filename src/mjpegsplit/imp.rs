@@ -433,7 +433,11 @@ impl MjpegSplit {
         state.adapter.push(buffer.clone());
         {
             let Ok(map) = buffer.map_readable() else {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["Cannot map input buffer"]);
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("Cannot map input buffer")
+                );
                 return Err(gst::FlowError::Error);
             };
             if state.head.len() < HEAD_KEPT {
@@ -476,7 +480,7 @@ impl MjpegSplit {
         let outputs = std::mem::take(&mut state.outputs);
         for output in &outputs {
             match output {
-                Output::Frame { frame, headers } => {
+                Output::Frame { frame, headers, .. } => {
                     state.discard_to(frame.start);
                     let (Some(0), Ok(len)) = (
                         frame.start.checked_sub(state.adapter_offset),
@@ -863,11 +867,11 @@ impl MjpegSplit {
             gst::element_imp_error!(
                 self,
                 gst::StreamError::WrongType,
-                [
+                (
                     "No JPEG frame in the whole stream ({} bytes): {}",
                     state.stats.bytes_in,
                     describe_head(&state.head)
-                ]
+                )
             );
         }
     }
@@ -887,11 +891,11 @@ impl MjpegSplit {
         gst::element_imp_error!(
             self,
             gst::StreamError::WrongType,
-            [
+            (
                 "No JPEG frame in the first {} bytes: {}",
                 state.stats.bytes_in,
                 describe_head(&state.head)
-            ]
+            )
         );
         Err(gst::FlowError::Error)
     }

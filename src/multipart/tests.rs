@@ -416,3 +416,22 @@ fn header_lines_and_parts_are_bounded() {
     assert_eq!(frames_of(&data, &out), vec![GRAY]);
     assert!(s.line.capacity() <= 2 * MAX_LINE);
 }
+
+#[test]
+fn adversarial_multipart_stays_linear() {
+    // Millions of empty parts, of boundary lines, of lines starting with an SOI.
+    let empty = b"--b\r\nContent-Length: 0\r\n\r\n".repeat(1_000_000);
+    let (out, s) = run_chunked(&empty, || 65536);
+    assert!(out.is_empty());
+    assert_eq!(s.stats.empty_parts, 1_000_000);
+    let boundaries = b"--b\r\n".repeat(2_000_000);
+    let (out, _) = run_chunked(&boundaries, || 65536);
+    assert!(out.is_empty());
+    let sois = [
+        b"--b\r\n\r\n".as_slice(),
+        &b"\xff\xd8\r\n".repeat(2_000_000),
+    ]
+    .concat();
+    let (out, _) = run_chunked(&sois, || 65536);
+    assert!(frames_of(&sois, &out).is_empty());
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Properties of the scanner and the splitter that must hold on *any* input,
+//! checked by the property tests (`tests/properties.rs`) and the fuzz targets
+//! (`fuzz/`). Each check runs the input whole and in chunks and returns a
+//! description of the first property that does not hold.
+//!
+//! * The same frames come out however the input is chunked.
+//! * Every frame starts with SOI; a complete frame ends with EOI; none is
+//!   longer than the maximum frame size.
+//! * A complete frame fed again alone gives that same frame (for the
+//!   splitter, frames whose end came from a Content-Length are exempt: the
+//!   declared length is trusted when an EOI ends it).
+
+use crate::jpeg::{Event, Frame, Scanner};
+use crate::multipart::{Output, Splitter};
+
+/// Chunk lengths from a seed: 1-byte, small and large pieces.
+pub struct Chunks(u64);
+
+impl Chunks {
+    pub fn new(seed: u64) -> Self {
+        Chunks(seed | 1)
+    }
+
+    pub fn next_len(&mut self) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        match self.0 % 4 {
+            0 => 1,
+            1 => (self.0 >> 8) as usize % 16 + 1,
+            2 => (self.0 >> 8) as usize % 4096 + 1,
+            _ => (self.0 >> 8) as usize % 100_000 + 1,
+        }
+    }
+}
+
+/// Scan `data` in chunks given by `chunks` (or whole when `None`).
+pub fn scan(data: &[u8], max_frame_size: u64, chunks: Option<&mut Chunks>) -> Vec<Event> {
+    let mut s = Scanner::new(max_frame_size);
+    let mut out = Vec::new();
+    match chunks {
+        None => s.feed(data, &mut out),
+        Some(c) => {
+            let mut i = 0;
+            while i < data.len() {
+                let n = c.next_len().min(data.len() - i);
+                s.feed(&data[i..i + n], &mut out);
+                i += n;
+            }
+        }
+    }
+    s.finish(&mut out);
+    out
+}
+
+/// Split `data` in chunks (or whole), feeding again what the splitter asks for.
+pub fn split(data: &[u8], max_frame_size: u64, mut chunks: Option<&mut Chunks>) -> Vec<Output> {
+    let mut s = Splitter::new(max_frame_size);
+    let mut out = Vec::new();
+    let mut avail = 0;
+    while avail < data.len() {
+        let n = chunks.as_mut().map_or(data.len(), |c| c.next_len());
+        avail = avail.saturating_add(n).min(data.len());
+        while (s.offset() as usize) < avail {
+            let off = s.offset() as usize;
+            s.feed(&data[off..avail], &mut out);
+        }
+    }
+    while !s.finish(&mut out) {
+        while (s.offset() as usize) < data.len() {
+            let off = s.offset() as usize;
+            s.feed(&data[off..], &mut out);
+        }
+    }
+    out
+}
+
+fn well_formed(data: &[u8], f: &Frame, max: u64) -> Result<(), String> {
+    let (start, end) = (f.start as usize, f.end as usize);
+    let bytes = data
+        .get(start..end)
+        .ok_or_else(|| format!("frame {start}..{end} outside the input"))?;
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return Err(format!("frame {start}..{end} does not start with SOI"));
+    }
+    if f.complete && !bytes.ends_with(&[0xFF, 0xD9]) {
+        return Err(format!(
+            "complete frame {start}..{end} does not end with EOI"
+        ));
+    }
+    if f.len() > max {
+        return Err(format!("frame {start}..{end} longer than {max}"));
+    }
+    Ok(())
+}
+
+fn refeed(data: &[u8], f: &Frame, max: u64) -> Result<(), String> {
+    let bytes = &data[f.start as usize..f.end as usize];
+    let again = scan(bytes, max, None);
+    match again.as_slice() {
+        [Event::Frame(g)] if g.start == 0 && g.end == f.len() && g.complete => Ok(()),
+        other => Err(format!(
+            "frame {}..{} fed alone gives {other:?}",
+            f.start, f.end
+        )),
+    }
+}
+
+/// Check the scanner's properties on `data`; returns its events.
+pub fn check_scanner(data: &[u8], seed: u64, max: u64) -> Result<Vec<Event>, String> {
+    let whole = scan(data, max, None);
+    let chunked = scan(data, max, Some(&mut Chunks::new(seed)));
+    if whole != chunked {
+        return Err("scanner: chunking changed the frames".into());
+    }
+    for ev in &whole {
+        if let Event::Frame(f) = ev {
+            well_formed(data, f, max)?;
+            if f.complete {
+                refeed(data, f, max)?;
+            }
+        }
+    }
+    Ok(whole)
+}
+
+/// Check the splitter's properties on `data`; returns its outputs.
+pub fn check_splitter(data: &[u8], seed: u64, max: u64) -> Result<Vec<Output>, String> {
+    let whole = split(data, max, None);
+    let chunked = split(data, max, Some(&mut Chunks::new(seed)));
+    if whole != chunked {
+        return Err("splitter: chunking changed the frames".into());
+    }
+    for out in &whole {
+        if let Output::Frame {
+            frame, by_length, ..
+        } = out
+        {
+            well_formed(data, frame, max)?;
+            if frame.complete && !by_length {
+                refeed(data, frame, max)?;
+            }
+        }
+    }
+    Ok(whole)
+}
