@@ -45,19 +45,33 @@ run() { # target, libFuzzer args...
         -artifact_prefix="$ROOT/target/fuzz-artifacts/$t/" -max_len=300000 -print_final_stats=1 "$@"
 }
 
+# Run both targets in parallel (one per core); fail if either finds a crash.
+both() {
+    local pids=() status=0 t
+    for t in scanner splitter; do
+        run "$t" "$@" > "$ROOT/target/fuzz-$t.log" 2>&1 &
+        pids+=($!)
+    done
+    for i in 0 1; do
+        t=$([ "$i" = 0 ] && echo scanner || echo splitter)
+        if ! wait "${pids[$i]}"; then
+            status=1
+            echo "[$t] FAILED: see target/fuzz-$t.log and target/fuzz-artifacts/$t/" >&2
+        fi
+        grep -E "^(Done|stat::)|ERROR|panicked" "$ROOT/target/fuzz-$t.log" | sed "s/^/[$t] /"
+    done
+    return $status
+}
+
 case "${1:-}" in
 build) build ;;
 run)
     build
-    runs=${2:?RUNS}
-    for t in scanner splitter; do run "$t" -runs="$runs" 2>&1 | tail -n 14 | sed "s/^/[$t] /" & done
-    wait
+    both -runs="${2:?RUNS}"
     ;;
 time)
     build
-    secs=${2:?SECONDS}
-    for t in scanner splitter; do run "$t" -max_total_time="$secs" 2>&1 | tail -n 14 | sed "s/^/[$t] /" & done
-    wait
+    both -max_total_time="${2:?SECONDS}"
     ;;
 *)
     echo "usage: fuzz/run.sh build | run RUNS | time SECONDS" >&2

@@ -249,8 +249,14 @@ impl Splitter {
     }
 
     fn set_boundary(&mut self, b: Vec<u8>) {
-        self.delimiter = b"--".to_vec();
-        self.delimiter.extend_from_slice(&b);
+        // Only a boundary of printable characters (RFC 2046 allows less) is
+        // looked for inside entropy data: its bytes are then never JPEG
+        // markers, so a partial match never hides one.
+        self.delimiter.clear();
+        if b.iter().all(|c| (0x20..=0x7E).contains(c)) {
+            self.delimiter.extend_from_slice(b"--");
+            self.delimiter.extend_from_slice(&b);
+        }
         if self.delimiter_walk {
             self.scanner.set_delimiter(&self.delimiter);
         }

@@ -146,3 +146,17 @@ pub fn check_splitter(data: &[u8], seed: u64, max: u64) -> Result<Vec<Output>, S
     }
     Ok(whole)
 }
+
+/// How the fuzz targets read their input: 8 bytes of chunking seed, one byte
+/// choosing the frame size limit (sometimes small, to exercise drops), then
+/// the stream. Used again by the regression tests of fuzz findings.
+pub fn fuzz_input(data: &[u8]) -> Option<(u64, u64, &[u8])> {
+    let (head, stream) = data.split_first_chunk::<9>()?;
+    let mut seed = [0; 8];
+    seed.copy_from_slice(&head[..8]);
+    let max = match head[8] % 4 {
+        0 => 64 + u64::from(head[8]) * 64,
+        _ => crate::jpeg::DEFAULT_MAX_FRAME_SIZE,
+    };
+    Some((u64::from_le_bytes(seed), max, stream))
+}

@@ -13,10 +13,8 @@ mod multipart;
 #[path = "../../src/properties.rs"]
 mod properties;
 
-mod input;
-
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Some((seed, max, stream)) = input::parts(data)
+    if let Some((seed, max, stream)) = properties::fuzz_input(data)
         && let Err(e) = properties::check_scanner(stream, seed, max)
     {
         panic!("{e}");

@@ -435,3 +435,14 @@ fn adversarial_multipart_stays_linear() {
     let (out, _) = run_chunked(&sois, || 65536);
     assert!(frames_of(&sois, &out).is_empty());
 }
+
+/// Found by fuzzing: a boundary line holding binary bytes (FF among them)
+/// made the result depend on where the input was cut.
+#[test]
+fn fuzz_regressions() {
+    for input in [include_bytes!("../../tests/fixtures/fuzz/splitter-chunking-1.bin").as_slice()] {
+        let (seed, max, stream) = crate::properties::fuzz_input(input).unwrap();
+        crate::properties::check_splitter(stream, seed, max).unwrap();
+        crate::properties::check_scanner(stream, seed, max).unwrap();
+    }
+}
