@@ -28,13 +28,16 @@ build() {
 seed() { # target
     local dir="$ROOT/target/fuzz-corpus/$1"
     mkdir -p "$dir" "$ROOT/target/fuzz-artifacts/$1"
-    local prefix
+    local prefix f
     for f in "$ROOT"/tests/fixtures/*; do
+        [ -f "$f" ] || continue
         # 9 leading bytes: chunking seed and frame size limit.
         for prefix in 'seed0001x' 'seed0002\x00'; do
             { printf "$prefix"; cat "$f"; } > "$dir/$(basename "$f").$(printf %s "$prefix" | md5sum | cut -c1-6)"
         done
     done
+    # Earlier findings (already in the fuzz input format).
+    cp "$ROOT"/tests/fixtures/fuzz/* "$dir/"
 }
 
 run() { # target, libFuzzer args...

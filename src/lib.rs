@@ -11,11 +11,13 @@ mod mjpegsplit;
 pub mod multipart;
 pub mod properties;
 pub mod timing;
+mod typefind;
 
 pub use mjpegsplit::{Incomplete, MjpegSplit, PART_META, TimestampMode};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    mjpegsplit::register(plugin)
+    mjpegsplit::register(plugin)?;
+    typefind::register(plugin)
 }
 
 gst::plugin_define!(

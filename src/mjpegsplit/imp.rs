@@ -728,17 +728,7 @@ impl MjpegSplit {
         gst::log!(CAT, obj = pad, "Handling event {event:?}");
         match event.view() {
             EventView::Caps(c) => {
-                let s = c.caps().structure(0);
-                let fps = s
-                    .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
-                    .filter(|f| f.numer() > 0 && f.denom() > 0);
-                let boundary = s.and_then(|s| s.get::<String>("boundary").ok());
-                let mut state = self.state();
-                state.upstream_fps = fps;
-                if let Some(b) = &boundary {
-                    state.splitter.set_boundary_hint(b.as_bytes());
-                }
-                state.boundary_hint = boundary;
+                self.upstream_caps(&mut self.state(), c.caps());
                 true
             }
             EventView::Segment(s) => {
@@ -820,6 +810,19 @@ impl MjpegSplit {
         let obj = self.obj();
         let now = obj.clock()?.time();
         now.checked_sub(obj.base_time()?)
+    }
+
+    /// What upstream caps tell: a frame rate, a multipart boundary.
+    fn upstream_caps(&self, state: &mut State, caps: &gst::CapsRef) {
+        let s = caps.structure(0);
+        state.upstream_fps = s
+            .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
+            .filter(|f| f.numer() > 0 && f.denom() > 0);
+        let boundary = s.and_then(|s| s.get::<String>("boundary").ok());
+        if let Some(b) = &boundary {
+            state.splitter.set_boundary_hint(b.as_bytes());
+        }
+        state.boundary_hint = boundary;
     }
 
     /// Whether upstream is live (its latency query says so).
@@ -928,7 +931,13 @@ impl MjpegSplit {
         }
         if active {
             {
+                let caps = pad.peer_query_caps(None);
                 let mut state = self.state();
+                // In pull mode no caps event comes: the peer's caps (e.g. a
+                // typefinder's, or a capsfilter's frame rate) are read here.
+                if !caps.is_any() && !caps.is_empty() {
+                    self.upstream_caps(&mut state, &caps);
+                }
                 state.pull = true;
                 state.need_stream_start = true;
                 state.upstream_time = false;
@@ -1182,6 +1191,39 @@ impl MjpegSplit {
         ))
     }
 
+    /// Inside decodebin (or parsebin), only what the plugin's typefinder
+    /// recognised as an MJPEG stream (`video/x-mjpeg-stream`) is accepted:
+    /// a still `image/jpeg` goes straight to jpegdec and stays an image, and
+    /// other multipart content goes to multipartdemux. (decodebin tries
+    /// parsers before decoders, whatever their rank.)
+    fn sink_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::AcceptCaps(q) = query.view_mut()
+            && q.caps()
+                .structure(0)
+                .is_none_or(|s| s.name() != crate::typefind::CAPS_NAME)
+            && self.inside_autoplugger()
+        {
+            q.set_result(false);
+            return true;
+        }
+        gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+
+    fn inside_autoplugger(&self) -> bool {
+        let mut parent = self.obj().parent();
+        while let Some(p) = parent {
+            let name = p.type_().name();
+            if name.starts_with("GstDecodeBin")
+                || name == "GstParseBin"
+                || name == "GstURIDecodeBin"
+            {
+                return true;
+            }
+            parent = p.parent();
+        }
+        false
+    }
+
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
         use gst::QueryViewMut;
         match query.view_mut() {
@@ -1243,6 +1285,13 @@ impl ObjectSubclass for MjpegSplit {
                     parent,
                     || false,
                     |imp| imp.sink_event(pad, event),
+                )
+            })
+            .query_function(|pad, parent, query| {
+                MjpegSplit::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.sink_query(pad, query),
                 )
             })
             .activate_function(|pad, parent| {
@@ -1423,6 +1472,7 @@ impl ElementImpl for MjpegSplit {
                 .structure(gst::Structure::new_empty("multipart/x-mixed-replace"))
                 .structure(gst::Structure::new_empty("application/octet-stream"))
                 .structure(gst::Structure::new_empty("video/x-mjpeg"))
+                .structure(gst::Structure::new_empty(crate::typefind::CAPS_NAME))
                 .build();
             let src_caps = gst::Caps::builder("image/jpeg")
                 .field("parsed", true)

@@ -26,7 +26,9 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),
         "mjpegsplit",
-        gst::Rank::NONE,
+        // Below jpegdec (primary): decodebin plugs mjpegsplit for the
+        // video/x-mjpeg-stream type of our typefinder, never for a still JPEG.
+        gst::Rank::SECONDARY,
         MjpegSplit::static_type(),
     )
 }
