@@ -27,7 +27,10 @@ fn inspect(home: &Path) -> bool {
 fn install_and_uninstall_in_the_user_plugin_directory() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = root.join("target/debug/libgstmjpegsplit.so");
-    assert!(lib.exists(), "build the plugin first (cargo build --lib; ./dev test does)");
+    assert!(
+        lib.exists(),
+        "build the plugin first (cargo build --lib; ./dev test does)"
+    );
     let home = TempDir::new("home");
     let script = |args: &[&str]| {
         let out = Command::new(root.join("scripts/install.sh"))
@@ -38,14 +41,19 @@ fn install_and_uninstall_in_the_user_plugin_directory() {
             .env("GST_REGISTRY", home.0.join("registry.bin"))
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{text}");
         text
     };
     assert!(!inspect(&home.0));
     let text = script(&[lib.to_str().unwrap()]);
     assert!(text.contains("gst-inspect-1.0 mjpegsplit: found"), "{text}");
-    assert!(home.0.join(".local/share/gstreamer-1.0/plugins/libgstmjpegsplit.so").exists());
+    assert!(
+        home.0
+            .join(".local/share/gstreamer-1.0/plugins/libgstmjpegsplit.so")
+            .exists()
+    );
     assert!(inspect(&home.0));
     let text = script(&["--uninstall"]);
     assert!(text.contains("removed"), "{text}");

@@ -253,3 +253,56 @@ fn plainly_not_mjpeg_gives_one_clear_error() {
         None
     );
 }
+
+#[test]
+fn each_kind_of_damage_is_reported_once() {
+    init();
+    let good = fixture("rgb.jpg");
+    let cut = &good[..good.len() - 300];
+    let big = fixture("ffmpeg.mjpg"); // six frames of about 6 KB
+    let mut data = Vec::new();
+    for _ in 0..10 {
+        data.extend(&good);
+        data.extend(cut);
+        data.extend(&big);
+    }
+    let pipeline =
+        gst::parse::launch("appsrc name=src ! mjpegsplit max-frame-size=4096 ! fakesink")
+            .unwrap()
+            .downcast::<gst::Bin>()
+            .unwrap();
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for chunk in data.chunks(3000) {
+        src.push_buffer(gst::Buffer::from_slice(chunk.to_vec()))
+            .unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut warnings = Vec::new();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Error(e) => panic!("{}", e.error()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    // 10 cut frames and 60 oversized ones: one warning for each kind.
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("cut short") && w.contains("repaired"))
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("max-frame-size (4096 bytes)"))
+    );
+}

@@ -147,10 +147,11 @@ impl Stats {
     }
 }
 
-/// Something to send downstream once the state lock is released.
+/// Something to send downstream (or post) once the state lock is released.
 enum Out {
     Event(gst::Event),
     Buffer(gst::Buffer),
+    Warning(String),
 }
 
 struct State {
@@ -170,6 +171,8 @@ struct State {
     /// The first bytes of the stream, to say what it is if it is no MJPEG.
     head: Vec<u8>,
     not_mjpeg_reported: bool,
+    /// Kinds of damage already reported on the bus (once each).
+    warned: u8,
     ts: Timestamper,
     /// Frame rate from upstream caps.
     upstream_fps: Option<gst::Fraction>,
@@ -215,6 +218,7 @@ impl State {
             section_start: 0,
             head: Vec::new(),
             not_mjpeg_reported: false,
+            warned: 0,
             ts: Timestamper::new(30, 1),
             upstream_fps: None,
             out_format: None,
@@ -369,6 +373,55 @@ fn parse_x_timestamp(value: &str) -> Option<u64> {
     secs.checked_mul(1_000_000_000)?.checked_add(ns)
 }
 
+/// The first time each kind of damage shows up, say on the bus what was
+/// wrong with the stream and what is done about it; never once per frame.
+fn warn_new_damage(state: &mut State, settings: &Settings, out: &mut Vec<Out>) {
+    let (st, split) = (&state.stats, &state.splitter.stats);
+    let seen = [
+        st.incomplete > 0,
+        st.damaged > 0,
+        st.dropped_no_scan > 0,
+        st.dropped_too_large > 0,
+        split.length_mismatches > 0,
+        split.non_jpeg_parts > 0,
+    ];
+    for (bit, seen) in seen.into_iter().enumerate() {
+        if seen && state.warned & (1 << bit) == 0 {
+            state.warned |= 1 << bit;
+            out.push(Out::Warning(damage_message(bit, settings)));
+        }
+    }
+}
+
+fn damage_message(kind: usize, settings: &Settings) -> String {
+    match kind {
+        0 => format!(
+            "The stream has frames cut short (their data ends without an EOI marker, or the \
+             connection broke inside one): they are {} (property incomplete-frames)",
+            match settings.incomplete {
+                Incomplete::Repair => "repaired with an EOI and flagged CORRUPTED",
+                Incomplete::Pass => "output as they are, flagged CORRUPTED",
+                Incomplete::Drop => "dropped",
+            }
+        ),
+        1 => "The stream has frames with damaged headers (bytes where JPEG markers belong): \
+              they are output flagged CORRUPTED"
+            .into(),
+        2 => "The stream has JPEG data without a picture (cut before its image data, or no \
+              valid frame header): it was skipped"
+            .into(),
+        3 => format!(
+            "A frame grew past max-frame-size ({} bytes) and was dropped; raise the property \
+             if the camera really sends such frames",
+            settings.max_frame_size
+        ),
+        4 => "Multipart parts declare a Content-Length that does not end their JPEG: the \
+              frames are found by their markers instead"
+            .into(),
+        _ => "The multipart stream has parts that are not JPEG images: they were skipped".into(),
+    }
+}
+
 /// Whether `frame` becomes an output buffer under `policy`.
 fn is_output(frame: &jpeg::Frame, policy: Incomplete) -> bool {
     frame.complete || policy != Incomplete::Drop
@@ -449,6 +502,7 @@ impl MjpegSplit {
         self.handle_outputs(state, settings, upstream_pts, out);
         let keep = state.splitter.retain_from();
         state.discard_to(keep);
+        warn_new_damage(state, settings, out);
         self.check_probe(state, settings)
     }
 
@@ -465,6 +519,7 @@ impl MjpegSplit {
         state.outputs = outputs;
         self.handle_outputs(state, settings, None, out);
         state.discard_to(end);
+        warn_new_damage(state, settings, out);
         if state.pull && state.frame_no == state.index.len() as u64 {
             state.index_complete = true;
         }
@@ -692,6 +747,9 @@ impl MjpegSplit {
                 }
                 Out::Buffer(buf) => {
                     self.srcpad.push(buf)?;
+                }
+                Out::Warning(msg) => {
+                    gst::element_imp_warning!(self, gst::StreamError::Decode, ("{}", msg));
                 }
             }
         }
