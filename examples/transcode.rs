@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! Transcode an MJPEG recording (raw JPEGs, a multipart body or a `curl -i`
-//! capture) to H.264 in MP4 or Matroska, then report what was written.
+//! capture) or a camera URL to H.264 in MP4 or Matroska, with a progress
+//! line, then report what was written.
 //!
 //! ```text
 //! cargo run --release --example transcode -- [--generate SECONDS] [--framerate N/D] [--quality 0-51] INPUT OUTPUT.(mp4|mkv)
 //! ```
 //!
-//! `--generate` first writes a test recording to INPUT (640x480 at the frame
-//! rate, as a multipart stream like `curl http://cam/video.cgi > INPUT`).
+//! INPUT is a file or an `http(s)://` URL (read live). `--generate` first
+//! writes a test recording to INPUT (640x480 at the frame rate, as a
+//! multipart stream like `curl http://cam/video.cgi > INPUT`). Ctrl-C ends
+//! the output file cleanly.
 
 use gst::prelude::*;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 struct Args {
     generate: Option<u32>,
@@ -61,14 +66,17 @@ fn parse_args() -> Option<Args> {
     Some(a)
 }
 
-/// Run a pipeline to EOS, calling `tick` twice a second.
+/// Run a pipeline to EOS, calling `tick` twice a second. GLib sources of
+/// the default main context (the Ctrl-C handler) are dispatched meanwhile.
 fn run(pipeline: &gst::Element, mut tick: impl FnMut(&gst::Element)) -> Result<(), String> {
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| format!("cannot start pipeline: {e}"))?;
     let bus = pipeline.bus().expect("pipeline bus");
+    let ctx = gst::glib::MainContext::default();
     let result = loop {
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(500)) else {
+        while ctx.iteration(false) {}
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(200)) else {
             tick(pipeline);
             continue;
         };
@@ -167,10 +175,16 @@ fn main() -> ExitCode {
     } else {
         "mp4mux"
     };
+    let live = args.input.starts_with("http://") || args.input.starts_with("https://");
+    let source = if live {
+        format!("souphttpsrc location={:?} is-live=true", args.input)
+    } else {
+        format!("filesrc location={:?}", args.input)
+    };
     let desc = format!(
-        "filesrc location={:?} ! mjpegsplit name=split framerate={} ! jpegdec ! videoconvert ! \
+        "{source} ! mjpegsplit name=split framerate={} ! jpegdec ! videoconvert ! \
          x264enc speed-preset=veryfast pass=quant quantizer={} ! {mux} ! filesink location={:?}",
-        args.input, args.framerate, args.quality, args.output
+        args.framerate, args.quality, args.output
     );
     let pipeline = match gst::parse::launch(&desc) {
         Ok(p) => p,
@@ -183,6 +197,21 @@ fn main() -> ExitCode {
         .downcast_ref::<gst::Bin>()
         .and_then(|b| b.by_name("split"))
         .expect("mjpegsplit in pipeline");
+    // Ctrl-C: end the stream at mjpegsplit, so that the muxer finishes the file.
+    let stopping = Arc::new(AtomicBool::new(false));
+    {
+        let stopping = stopping.clone();
+        let split = split.downgrade();
+        glib_unix::unix_signal_add(2, move || {
+            if !stopping.swap(true, Ordering::SeqCst) {
+                eprintln!("\ninterrupted: finishing the file");
+                if let Some(pad) = split.upgrade().and_then(|s| s.static_pad("sink")) {
+                    pad.send_event(gst::event::Eos::new());
+                }
+            }
+            gst::glib::ControlFlow::Continue
+        });
+    }
     let started = std::time::Instant::now();
     let frames_of = |s: &gst::Element| {
         s.property::<gst::Structure>("stats")
@@ -190,15 +219,24 @@ fn main() -> ExitCode {
             .unwrap_or(0)
     };
     let result = run(&pipeline, |p| {
-        let pos = p.query_position::<gst::ClockTime>().unwrap_or_default();
-        let dur = p.query_duration::<gst::ClockTime>();
         let frames = frames_of(&split);
-        let speed = pos.seconds_f64() / started.elapsed().as_secs_f64().max(1e-3);
-        eprint!(
-            "\r{:.1} / {} s  {frames} frames  {speed:.1}x ",
-            pos.seconds_f64(),
-            dur.map_or("?".into(), |d| format!("{:.1}", d.seconds_f64()))
-        );
+        let elapsed = started.elapsed().as_secs_f64();
+        if live {
+            eprint!("\r{frames} frames  {elapsed:.1} s ");
+        } else {
+            let pos = p.query_position::<gst::ClockTime>().unwrap_or_default();
+            let dur = p.query_duration::<gst::ClockTime>();
+            let speed = pos.seconds_f64() / elapsed.max(1e-3);
+            let bar = dur.map_or(String::new(), |d| {
+                let done = (pos.seconds_f64() / d.seconds_f64().max(1e-9) * 30.0) as usize;
+                format!("[{:<30}] ", "#".repeat(done.min(30)))
+            });
+            eprint!(
+                "\r{bar}{:.1} / {} s  {frames} frames  {speed:.1}x ",
+                pos.seconds_f64(),
+                dur.map_or("?".into(), |d| format!("{:.1}", d.seconds_f64()))
+            );
+        }
         let _ = std::io::stderr().flush();
     });
     eprintln!();
@@ -208,7 +246,7 @@ fn main() -> ExitCode {
     }
     let stats = split.property::<gst::Structure>("stats");
     println!(
-        "mjpegsplit: {} frames, {} bytes skipped, {} incomplete, {} dropped ({:.2} s)",
+        "mjpegsplit: {} frames, {} bytes skipped, {} incomplete, {} dropped (in {:.2} s)",
         stats.get::<u64>("frames").unwrap_or(0),
         stats.get::<u64>("bytes-skipped").unwrap_or(0),
         stats.get::<u64>("incomplete-frames").unwrap_or(0),

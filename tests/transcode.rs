@@ -42,3 +42,93 @@ fn recordings_transcode_to_mp4_with_every_frame() {
         );
     }
 }
+
+#[path = "common/camera.rs"]
+mod camera;
+
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+#[test]
+fn transcoder_example_reports_what_it_wrote() {
+    let dir = TempDir::new("transcoder");
+    let input = dir.path("in.mjpg");
+    let output = dir.path("out.mkv");
+    let out = std::process::Command::new(example("transcode"))
+        .args(["--generate", "2", "--framerate", "10/1", "--quality", "30"])
+        .arg(&input)
+        .arg(&output)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 20 multipart parts: their headers are the skipped bytes.
+    assert!(stdout.contains("generated"), "{stdout}");
+    assert!(
+        stdout.contains("mjpegsplit: 20 frames, 1440 bytes skipped, 0 incomplete, 0 dropped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("out.mkv: 20 frames, 2.000 s of H.264"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn transcoder_example_records_a_camera_until_ctrl_c() {
+    let cam = camera::Camera::start(
+        camera::Config {
+            framing: camera::Framing::Axis,
+            frames: 1000,
+            interval: std::time::Duration::from_millis(20),
+            ..Default::default()
+        },
+        vec![fixture("gray.jpg")],
+        None,
+    );
+    let dir = TempDir::new("transcoder-live");
+    let output = dir.path("cam.mp4");
+    let child = std::process::Command::new(example("transcode"))
+        .arg(cam.url())
+        .arg(&output)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while cam.jpegs.lock().unwrap().len() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("interrupted: finishing the file"),
+        "{stderr}"
+    );
+    // The MP4 was finalised: it reads back, every frame written in it.
+    let (frames, _) = mp4_frames_and_span(output.to_str().unwrap());
+    assert!(frames >= 20, "{frames}");
+    assert!(
+        stdout.contains(&format!("cam.mp4: {frames} frames")),
+        "{stdout}"
+    );
+}
