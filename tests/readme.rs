@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The README check: every command of the Cookbook section is run, against
+//! the test camera on 127.0.0.1 (for `http://camera…`) and a generated
+//! recording (`rec.mjpg`), with `autovideosink` replaced by `fakesink`.
+
+mod common;
+
+#[path = "common/camera.rs"]
+mod camera;
+
+use camera::{Camera, Config, Framing};
+use common::{TempDir, fixture};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+enum Block {
+    Shell { title: String, lines: Vec<String> },
+    Python(String),
+}
+
+fn cookbook() -> Vec<Block> {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("\n## Cookbook").expect("a Cookbook section");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let mut blocks = Vec::new();
+    let mut rest = section;
+    while let Some(open) = rest.find("```") {
+        let after = &rest[open + 3..];
+        let lang_end = after.find('\n').unwrap();
+        let lang = after[..lang_end].trim().to_string();
+        let body_start = &after[lang_end + 1..];
+        let close = body_start.find("```").unwrap();
+        let body = &body_start[..close];
+        rest = &body_start[close + 3..];
+        match lang.as_str() {
+            "sh" => blocks.push(Block::Shell {
+                title: body.lines().next().unwrap_or("").to_string(),
+                lines: body
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                    .map(str::to_string)
+                    .collect(),
+            }),
+            "python" => blocks.push(Block::Python(body.to_string())),
+            other => panic!("unexpected code block {other:?} in the Cookbook"),
+        }
+    }
+    blocks
+}
+
+fn framing(title: &str) -> Framing {
+    if title.contains("ESP32") {
+        Framing::Esp32
+    } else if title.contains("mjpg-streamer") {
+        Framing::MjpgStreamer
+    } else if title.contains("ustreamer") {
+        Framing::NoLength
+    } else {
+        Framing::Axis
+    }
+}
+
+/// `http://camera[:port]` becomes the test camera's address.
+fn with_camera(line: &str, cam: &Camera) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(k) = rest.find("http://camera") {
+        out.push_str(&rest[..k]);
+        out.push_str(&format!("http://127.0.0.1:{}", cam.port));
+        rest = &rest[k + "http://camera".len()..];
+        if let Some(port) = rest.strip_prefix(':') {
+            rest = port.trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn camera_for(title: &str) -> Camera {
+    let config = Config {
+        framing: framing(title),
+        frames: 15,
+        interval: Duration::from_millis(10),
+        ..Default::default()
+    };
+    Camera::start(config, vec![fixture("gray.jpg"), fixture("rgb.jpg")], None)
+}
+
+#[test]
+fn every_cookbook_command_runs() {
+    let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
+    assert!(
+        plugin.join("libgstmjpegsplit.so").exists(),
+        "build the plugin first (./dev test does)"
+    );
+    let dir = TempDir::new("readme");
+    std::fs::write(dir.path("rec.mjpg"), fixture("gst-jpegenc.mjpg").repeat(4)).unwrap();
+    let mut ran = 0;
+    for block in cookbook() {
+        match block {
+            Block::Shell { title, lines } => {
+                for line in lines {
+                    let cam = camera_for(&title);
+                    let cmd = with_camera(&line, &cam).replace("autovideosink", "fakesink");
+                    let out = Command::new("timeout")
+                        .args(["60", "sh", "-c", &cmd])
+                        .current_dir(&dir.0)
+                        .env("GST_PLUGIN_PATH", &plugin)
+                        .output()
+                        .unwrap();
+                    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                        + &String::from_utf8_lossy(&out.stderr);
+                    assert!(
+                        out.status.success() && !text.contains("ERROR"),
+                        "{title}\n{cmd}\n{text}"
+                    );
+                    ran += 1;
+                }
+            }
+            Block::Python(code) => {
+                let cam = camera_for("");
+                let script = dir.path("example.py");
+                std::fs::write(&script, with_camera(&code, &cam)).unwrap();
+                let out = Command::new("timeout")
+                    .args(["60", "/usr/bin/python3"])
+                    .arg(&script)
+                    .env("GST_PLUGIN_PATH", &plugin)
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr);
+                assert!(out.status.success(), "{code}\n{text}");
+                // Each program prints one line per frame it read.
+                assert!(text.lines().count() >= 10, "{code}\n{text}");
+                ran += 1;
+            }
+        }
+    }
+    assert!(ran >= 18, "only {ran} commands found");
+    // The recordings the commands wrote are there.
+    for f in [
+        "curl.mjpg",
+        "curl-i.mjpg",
+        "rec.mp4",
+        "rec-h265.mkv",
+        "camera.mp4",
+        "rec.mkv",
+        "rec.avi",
+    ] {
+        assert!(
+            std::fs::metadata(dir.path(f)).is_ok_and(|m| m.len() > 0),
+            "{f}"
+        );
+    }
+}
