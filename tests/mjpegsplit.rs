@@ -214,6 +214,7 @@ fn resolution_change_renegotiates() {
     );
     let stats = h.element().unwrap().property::<gst::Structure>("stats");
     assert_eq!(stats.get::<u64>("format-changes").unwrap(), 1);
+    assert_eq!(stats.get::<u64>("resolution-changes").unwrap(), 1);
 }
 
 fn truncated_stream() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -245,7 +246,10 @@ fn incomplete_frames_are_repaired_and_flagged() {
     }
     let stats = h.element().unwrap().property::<gst::Structure>("stats");
     assert_eq!(stats.get::<u64>("incomplete-frames").unwrap(), 2);
+    assert_eq!(stats.get::<u64>("resyncs").unwrap(), 2);
     assert_eq!(stats.get::<u64>("frames").unwrap(), 4);
+    assert_eq!(stats.get::<&str>("format").unwrap(), "raw");
+    assert_eq!(stats.get::<u64>("bytes-in").unwrap(), data.len() as u64);
 }
 
 #[test]

@@ -122,6 +122,9 @@ struct Stats {
     dropped_no_scan: u64,
     dropped_too_large: u64,
     format_changes: u64,
+    resolution_changes: u64,
+    /// Times the scan lost a frame's structure and had to find the next frame.
+    resyncs: u64,
 }
 
 impl Stats {
@@ -143,6 +146,8 @@ impl Stats {
             .field("dropped-no-scan", self.dropped_no_scan)
             .field("dropped-too-large", self.dropped_too_large)
             .field("format-changes", self.format_changes)
+            .field("resolution-changes", self.resolution_changes)
+            .field("resyncs", self.resyncs)
             .build()
     }
 }
@@ -563,6 +568,7 @@ impl MjpegSplit {
                         DropReason::NoScan => state.stats.dropped_no_scan += 1,
                         DropReason::TooLarge => state.stats.dropped_too_large += 1,
                     }
+                    state.stats.resyncs += 1;
                     state.discont = true;
                 }
             }
@@ -587,6 +593,9 @@ impl MjpegSplit {
         }
         if frame.damaged {
             state.stats.damaged += 1;
+        }
+        if !frame.complete || frame.damaged {
+            state.stats.resyncs += 1;
         }
         if !is_output(frame, settings.incomplete) {
             gst::debug!(
@@ -628,6 +637,9 @@ impl MjpegSplit {
                 && !old.same_format(&frame.info)
             {
                 state.stats.format_changes += 1;
+                if (old.width, old.height) != (frame.info.width, frame.info.height) {
+                    state.stats.resolution_changes += 1;
+                }
             }
             let caps = caps_for(&frame.info, caps_fps);
             gst::debug!(CAT, imp = self, "New caps {caps}");
@@ -908,6 +920,7 @@ impl MjpegSplit {
             );
             state.stats.incomplete += 1;
             state.stats.dropped_incomplete += 1;
+            state.stats.resyncs += 1;
         }
         state.discard_to(end);
         state.restart_at(end);
@@ -1455,7 +1468,8 @@ impl ObjectImpl for MjpegSplit {
                          empty-parts, non-jpeg-parts, content-length-mismatches, \
                          fast-path-frames, frames, bytes-in, bytes-skipped, \
                          incomplete-frames, damaged-frames, dropped-incomplete, \
-                         dropped-no-scan, dropped-too-large, format-changes",
+                         dropped-no-scan, dropped-too-large, format-changes, \
+                         resolution-changes, resyncs",
                     )
                     .read_only()
                     .build(),
