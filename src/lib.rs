@@ -13,6 +13,9 @@ pub mod properties;
 pub mod timing;
 mod typefind;
 
+#[cfg(test)]
+mod test_util;
+
 pub use mjpegsplit::{Incomplete, MjpegSplit, PART_META, TimestampMode};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

@@ -56,13 +56,25 @@ pub fn scan(data: &[u8], max_frame_size: u64, chunks: Option<&mut Chunks>) -> Ve
 }
 
 /// Split `data` in chunks (or whole), feeding again what the splitter asks for.
-pub fn split(data: &[u8], max_frame_size: u64, mut chunks: Option<&mut Chunks>) -> Vec<Output> {
+pub fn split(data: &[u8], max_frame_size: u64, chunks: Option<&mut Chunks>) -> Vec<Output> {
+    match chunks {
+        Some(c) => split_with(data, max_frame_size, || c.next_len()).0,
+        None => split_with(data, max_frame_size, || data.len()).0,
+    }
+}
+
+/// Split `data` fed in pieces of the lengths `next_len` gives; returns the
+/// outputs and the splitter (for its statistics).
+pub fn split_with(
+    data: &[u8],
+    max_frame_size: u64,
+    mut next_len: impl FnMut() -> usize,
+) -> (Vec<Output>, Splitter) {
     let mut s = Splitter::new(max_frame_size);
     let mut out = Vec::new();
     let mut avail = 0;
     while avail < data.len() {
-        let n = chunks.as_mut().map_or(data.len(), |c| c.next_len());
-        avail = avail.saturating_add(n).min(data.len());
+        avail = avail.saturating_add(next_len().max(1)).min(data.len());
         while (s.offset() as usize) < avail {
             let off = s.offset() as usize;
             s.feed(&data[off..avail], &mut out);
@@ -74,7 +86,7 @@ pub fn split(data: &[u8], max_frame_size: u64, mut chunks: Option<&mut Chunks>) 
             s.feed(&data[off..], &mut out);
         }
     }
-    out
+    (out, s)
 }
 
 fn well_formed(data: &[u8], f: &Frame, max: u64) -> Result<(), String> {

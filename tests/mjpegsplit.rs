@@ -346,20 +346,6 @@ fn pull_harness(path: &str, props: &str) -> Harness {
     h
 }
 
-fn pull_until_eos(h: &mut Harness) -> Vec<gst::Buffer> {
-    let mut out = Vec::new();
-    loop {
-        let ev = h.pull_event().unwrap();
-        if ev.type_() == gst::EventType::Eos {
-            break;
-        }
-    }
-    while let Some(b) = h.try_pull() {
-        out.push(b);
-    }
-    out
-}
-
 #[test]
 fn pull_mode_file_with_duration_and_position() {
     let dir = TempDir::new("pull");

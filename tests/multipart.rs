@@ -259,16 +259,7 @@ fn pull_mode_seek_in_a_multipart_recording_keeps_part_headers() {
             break;
         }
     }
-    let mut out = Vec::new();
-    loop {
-        let ev = h.pull_event().unwrap();
-        if ev.type_() == gst::EventType::Eos {
-            break;
-        }
-    }
-    while let Some(b) = h.try_pull() {
-        out.push(b);
-    }
+    let out = pull_until_eos(&mut h);
     let out = &out[out.len() - 15..];
     assert_eq!(out[0].pts(), Some(gst::ClockTime::from_mseconds(2500)));
     assert_eq!(buffer_bytes(&out[0]), f[25 % 4]);

@@ -31,10 +31,8 @@ struct Run {
     ok: bool,
 }
 
-/// `filesrc ! mjpegsplit ! multifilesink` in a separate process.
-fn gst_launch(input: &Path, dir: &TempDir) -> Run {
-    let out_dir = dir.path("frames");
-    std::fs::create_dir_all(&out_dir).unwrap();
+/// Run `gst-launch-1.0 -q ARGS` under `/usr/bin/time`: its output and peak RSS (KB).
+fn gst_launch_rss(args: &[String], dir: &TempDir) -> (std::process::Output, u64) {
     let rss = dir.path("rss");
     let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
     assert!(
@@ -44,30 +42,38 @@ fn gst_launch(input: &Path, dir: &TempDir) -> Run {
     let out = std::process::Command::new("/usr/bin/time")
         .args(["-f", "%M", "-o"])
         .arg(&rss)
-        .args(["gst-launch-1.0", "-q", "filesrc"])
-        .arg(format!("location={}", input.display()))
-        .args(["!", "mjpegsplit", "!", "multifilesink"])
-        .arg(format!("location={}/%05d.jpg", out_dir.display()))
+        .args(["gst-launch-1.0", "-q"])
+        .args(args)
         .env("GST_PLUGIN_PATH", plugin)
         .output()
         .unwrap();
+    let text = std::fs::read_to_string(&rss).unwrap();
+    let kb = text.trim().lines().last().unwrap().trim().parse().unwrap();
+    (out, kb)
+}
+
+/// `filesrc ! mjpegsplit ! multifilesink` in a separate process.
+fn gst_launch(input: &Path, dir: &TempDir) -> Run {
+    let out_dir = dir.path("frames");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let args = [
+        "filesrc".to_string(),
+        format!("location={}", input.display()),
+        "!".into(),
+        "mjpegsplit".into(),
+        "!".into(),
+        "multifilesink".into(),
+        format!("location={}/%05d.jpg", out_dir.display()),
+    ];
+    let (out, peak_rss_kb) = gst_launch_rss(&args, dir);
     let mut names: Vec<_> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     names.sort();
-    let frames = names.iter().map(|p| std::fs::read(p).unwrap()).collect();
-    let rss_text = std::fs::read_to_string(&rss).unwrap();
     Run {
-        frames,
-        peak_rss_kb: rss_text
-            .trim()
-            .lines()
-            .last()
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap(),
+        frames: names.iter().map(|p| std::fs::read(p).unwrap()).collect(),
+        peak_rss_kb,
         stderr: String::from_utf8_lossy(&out.stderr).into_owned()
             + &String::from_utf8_lossy(&out.stdout),
         ok: out.status.success(),
@@ -76,25 +82,15 @@ fn gst_launch(input: &Path, dir: &TempDir) -> Run {
 
 /// Reference peak RSS: the same file through `filesrc ! fakesink`.
 fn floor_rss(input: &Path, dir: &TempDir) -> u64 {
-    let rss = dir.path("floor-rss");
-    let status = std::process::Command::new("/usr/bin/time")
-        .args(["-f", "%M", "-o"])
-        .arg(&rss)
-        .args(["gst-launch-1.0", "-q", "filesrc"])
-        .arg(format!("location={}", input.display()))
-        .args(["!", "fakesink"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::read_to_string(&rss)
-        .unwrap()
-        .trim()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    let args = [
+        "filesrc".to_string(),
+        format!("location={}", input.display()),
+        "!".into(),
+        "fakesink".into(),
+    ];
+    let (out, kb) = gst_launch_rss(&args, dir);
+    assert!(out.status.success());
+    kb
 }
 
 fn write_case(dir: &TempDir, name: &str, parts: &[&[u8]]) -> std::path::PathBuf {

@@ -109,14 +109,7 @@ fn transcoder_example_records_a_camera_until_ctrl_c() {
     while cam.jpegs.lock().unwrap().len() < 20 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
+    let out = interrupt(child);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");

@@ -148,29 +148,10 @@ fn encoder_streams() {
     }
 }
 
-/// Parse a multipart stream the plain way, to know which bytes are the JPEGs.
-fn multipart_bodies(data: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while let Some(k) = memchr::memmem::find(rest, b"ength: ") {
-        let line = &rest[k + 7..];
-        let eol = memchr::memchr(b'\r', line).unwrap();
-        let len: usize = std::str::from_utf8(&line[..eol])
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let body = memchr::memmem::find(line, b"\r\n\r\n").unwrap() + 4;
-        out.push(&line[body..body + len]);
-        rest = &line[body + len..];
-    }
-    out
-}
-
 #[test]
 fn multipart_bodies_skip_part_headers() {
     for (data, n) in [(GST_MULTIPART, 5), (FFMPEG_MPJPEG, 4)] {
-        let bodies = multipart_bodies(data);
+        let bodies = crate::test_util::multipart_bodies(data);
         assert_eq!(bodies.len(), n);
         let f = frames(&scan_all(data, DEFAULT_MAX_FRAME_SIZE));
         let got: Vec<_> = f.iter().map(|f| bytes_of(data, f)).collect();

@@ -14,28 +14,9 @@ const FFMPEG_MPJPEG: &[u8] = include_bytes!("../../tests/fixtures/ffmpeg-mpjpeg.
 
 pub(crate) const FRAMES: [&[u8]; 4] = [GRAY, RGB, EXIF, PROGRESSIVE];
 
-/// Feed `data` with chunk ends from `chunks`, honouring rewinds, then finish.
-pub(crate) fn run_chunked(
-    data: &[u8],
-    mut chunk: impl FnMut() -> usize,
-) -> (Vec<Output>, Splitter) {
-    let mut s = Splitter::default();
-    let mut out = Vec::new();
-    let mut avail = 0;
-    while avail < data.len() {
-        avail = (avail + chunk().max(1)).min(data.len());
-        while (s.offset() as usize) < avail {
-            let off = s.offset() as usize;
-            s.feed(&data[off..avail], &mut out);
-        }
-    }
-    while !s.finish(&mut out) {
-        while (s.offset() as usize) < data.len() {
-            let off = s.offset() as usize;
-            s.feed(&data[off..], &mut out);
-        }
-    }
-    (out, s)
+/// Feed `data` in pieces of the lengths `chunk` gives, honouring rewinds, then finish.
+pub(crate) fn run_chunked(data: &[u8], chunk: impl FnMut() -> usize) -> (Vec<Output>, Splitter) {
+    crate::properties::split_with(data, jpeg::DEFAULT_MAX_FRAME_SIZE, chunk)
 }
 
 fn frames_of<'a>(data: &'a [u8], out: &[Output]) -> Vec<&'a [u8]> {
@@ -369,29 +350,11 @@ fn camera_and_tool_formats() {
     });
     assert_frames(&data, &FRAMES);
     // GStreamer multipartmux and ffmpeg -f mpjpeg recordings.
-    let frames: Vec<&[u8]> = super::tests::bodies(GST_MULTIPART);
+    let frames: Vec<&[u8]> = crate::test_util::multipart_bodies(GST_MULTIPART);
     assert_frames(GST_MULTIPART, &frames);
-    let frames: Vec<&[u8]> = super::tests::bodies(FFMPEG_MPJPEG);
+    let frames: Vec<&[u8]> = crate::test_util::multipart_bodies(FFMPEG_MPJPEG);
     let (_, s) = assert_frames(FFMPEG_MPJPEG, &frames);
     assert_eq!(s.stats.fast_path_frames, 4);
-}
-
-/// Bodies of a well-formed multipart stream, by its Content-Length headers.
-fn bodies(data: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while let Some(k) = memchr::memmem::find(&rest.to_ascii_lowercase(), b"content-length:") {
-        let line = &rest[k + 15..];
-        let eol = memchr(b'\r', line).unwrap();
-        let len: usize = std::str::from_utf8(trim(&line[..eol]))
-            .unwrap()
-            .parse()
-            .unwrap();
-        let body = memchr::memmem::find(line, b"\r\n\r\n").unwrap() + 4;
-        out.push(&line[body..body + len]);
-        rest = &line[body + len..];
-    }
-    out
 }
 
 #[test]

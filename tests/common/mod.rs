@@ -150,3 +150,24 @@ pub fn mp4_frames_and_span(path: &str) -> (usize, gst::ClockTime) {
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
     (seen.len(), hi - lo)
 }
+
+/// Wait for EOS on a harness's sink, then take every buffer it got.
+pub fn pull_until_eos(h: &mut gst_check::Harness) -> Vec<gst::Buffer> {
+    loop {
+        let ev = h.pull_event().unwrap();
+        if ev.type_() == gst::EventType::Eos {
+            break;
+        }
+    }
+    std::iter::from_fn(|| h.try_pull()).collect()
+}
+
+/// Send SIGINT (Ctrl-C) to a child process and wait for it.
+pub fn interrupt(child: std::process::Child) -> std::process::Output {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
+}
