@@ -675,10 +675,10 @@ impl MjpegSplit {
         let candidate = match settings.timestamp_mode {
             TimestampMode::Auto => arrival,
             TimestampMode::Framerate => None,
+            // The first frame with the header sets the origin (at its own time).
             TimestampMode::XTimestamp => match (x_timestamp, state.x_timestamp_base) {
                 (Some(x), Some((x0, pts0))) => Some(pts0.saturating_add(x.saturating_sub(x0))),
-                (Some(_), None) => arrival,
-                (None, _) => arrival,
+                _ => arrival,
             },
         };
         let (pts, duration) = state.ts.next(candidate);
