@@ -481,3 +481,25 @@ fn frames_inside_one_input_buffer_are_not_copied() {
         assert_eq!(inside, k < 2, "frame {k}");
     }
 }
+
+#[test]
+fn pull_mode_takes_the_frame_rate_of_a_capsfilter() {
+    let dir = TempDir::new("capsfilter");
+    let path = write_file(&dir, "rec.mjpg", &fixture("gray.jpg").repeat(5));
+    init();
+    let mut h = Harness::new_parse(&format!(
+        "filesrc location={path:?} ! image/jpeg,framerate=10/1 ! mjpegsplit"
+    ));
+    h.play();
+    let out = pull_until_eos(&mut h);
+    assert_eq!(out.len(), 5);
+    assert_eq!(out[3].pts(), Some(gst::ClockTime::from_mseconds(300)));
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    assert_eq!(
+        caps.structure(0)
+            .unwrap()
+            .get::<gst::Fraction>("framerate")
+            .unwrap(),
+        gst::Fraction::new(10, 1)
+    );
+}
