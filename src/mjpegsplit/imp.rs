@@ -1444,10 +1444,12 @@ impl ObjectImpl for MjpegSplit {
                 glib::ParamSpecEnum::builder_with_default("timestamp-mode", DEFAULT_TIMESTAMP_MODE)
                     .nick("Timestamp mode")
                     .blurb(
-                        "Where PTS come from: auto = upstream timestamps when present \
-                         (live sources), else frame n at n / framerate; framerate = \
-                         always counted; x-timestamp = the multipart X-Timestamp header \
-                         relative to the first frame's. PTS always strictly increase",
+                        "Where PTS come from. auto: upstream buffer timestamps when \
+                         present, else for a live source the running time at which the \
+                         frame's last byte arrived, else frame n at n / framerate; \
+                         framerate: always counted; x-timestamp: the multipart X-Timestamp \
+                         header relative to the first frame's (else as auto). PTS always \
+                         strictly increase (frames arriving together are 1 ms apart)",
                     )
                     .mutable_ready()
                     .build(),
