@@ -58,7 +58,7 @@ pub enum Incomplete {
 #[enum_type(name = "GstMjpegSplitTimestampMode")]
 pub enum TimestampMode {
     #[enum_value(
-        name = "Auto: upstream timestamps when there are any, else counted at the frame rate",
+        name = "Auto: upstream timestamps, else arrival time when live, else counted at the frame rate",
         nick = "auto"
     )]
     Auto = 0,
