@@ -346,12 +346,6 @@ impl Scanner {
         })
     }
 
-    /// Move the scan position to `offset` without looking at the bytes in
-    /// between (they are skipped for now and may be fed again later).
-    pub fn skip_to(&mut self, offset: u64) {
-        self.offset = offset;
-    }
-
     pub fn set_max_frame_size(&mut self, max: u64) {
         self.max_frame_size = max.max(4);
     }
