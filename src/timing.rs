@@ -1,23 +1,46 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! Frame timestamps, without GStreamer types: every frame gets a PTS and a
-//! duration, and PTS are strictly increasing.
+//! Frame timestamps, without GStreamer types. Every timestamp decision of the
+//! element is made here:
 //!
-//! * With no upstream time, frame `k` after the base gets
-//!   `base + k * fps_d / fps_n` seconds, computed from the counter (exact, no
-//!   accumulated rounding).
-//! * With an upstream time (or an arrival time read from the clock), that time
-//!   is used, but never at or before the previous frame's: frames that share
-//!   one input buffer (and so one time) are spread [`MIN_STEP`] apart.
-//!   Counting then continues from the last such time if later frames come
-//!   without one. The duration of such frames is the running mean of the
-//!   intervals between them (the nominal interval until there is one).
+//! * [`Timestamper`]: every frame gets a PTS and a duration, PTS strictly
+//!   increasing. Frame `k` after the base is counted at
+//!   `base + k * fps_d / fps_n` (exact, no accumulated rounding); a time
+//!   given from elsewhere (upstream, arrival, X-Timestamp) is used but never
+//!   at or before the previous PTS.
+//! * [`XClock`]: a camera's `X-Timestamp` clock mapped to stream time,
+//!   relative to the first frame, re-anchored when the camera clock jumps (a
+//!   reboot restarts an uptime clock, an SNTP sync steps it by years) and,
+//!   live, kept at or after the arrival times (raised at once, lowered
+//!   slowly), so that a camera clock that drifts against the pipeline clock
+//!   never makes frames late.
+//! * [`Policy`]: which of upstream time, arrival time, X-Timestamp or the
+//!   count a frame gets.
+//! * Header values: [`parse_x_timestamp`], [`parse_framerate`].
 
-/// Smallest gap between two PTS when upstream times collide: 1 ms, so that
-/// muxers with millisecond time bases (Matroska) still see distinct times.
+/// Smallest gap between two PTS when given times collide (frames completed
+/// by one input buffer): 1 ms, so that muxers with millisecond time bases
+/// (Matroska) still see distinct times; less when frames are shorter.
 pub const MIN_STEP: u64 = 1_000_000;
 
-const SECOND: u128 = 1_000_000_000;
+/// Largest PTS given: far beyond any real stream, far below
+/// `GST_CLOCK_TIME_NONE`, with room for segment arithmetic.
+pub const MAX_TIME: u64 = 1 << 62;
+
+/// A camera clock step larger than this between two frames is a jump of the
+/// clock (reboot, SNTP sync), not a gap in the stream.
+pub const MAX_CLOCK_STEP: u64 = 10 * SECOND_NS;
+
+/// Live: the X-Timestamp spacing may differ from the arrival spacing by this
+/// much before the camera clock is taken as having jumped.
+pub const MAX_ARRIVAL_MISMATCH: u64 = 2 * SECOND_NS;
+
+/// Live skew correction: the share of a (positive) difference between the
+/// arrival time and the camera time taken per frame.
+const SKEW_DIVISOR: i128 = 64;
+
+const SECOND_NS: u64 = 1_000_000_000;
+const SECOND: u128 = SECOND_NS as u128;
 
 #[derive(Debug, Clone)]
 pub struct Timestamper {
@@ -31,7 +54,7 @@ pub struct Timestamper {
 }
 
 impl Timestamper {
-    /// Timestamps at `fps_n/fps_d` frames per second from 0.
+    /// Timestamps at `fps_n/fps_d` frames per second from 0 (30/1 for 0).
     pub fn new(fps_n: u64, fps_d: u64) -> Self {
         let (fps_n, fps_d) = sanitize(fps_n, fps_d);
         Timestamper {
@@ -62,30 +85,36 @@ impl Timestamper {
     }
 
     /// The next counted frame is frame `count` after time `base` (ns).
-    /// Forgets the previous PTS, for a flush or a seek.
+    /// Forgets the previous PTS: a flush, a seek or a new segment.
     pub fn reset(&mut self, base: u64, count: u64) {
-        self.base = base;
+        self.base = base.min(MAX_TIME);
         self.count = count;
         self.last = None;
         self.interval = None;
     }
 
-    /// Like [`Timestamper::reset`] but PTS keep increasing past the last one
-    /// (a new stream section that continues the same timeline).
-    pub fn rebase(&mut self, base: u64, count: u64) {
-        self.base = base;
-        self.count = count;
+    /// The PTS of the last frame, if any since the last reset.
+    pub fn last(&self) -> Option<u64> {
+        self.last
     }
 
-    /// Nominal duration of one frame in ns.
+    /// Nominal duration of one frame in ns (at least 1).
     pub fn frame_duration(&self) -> u64 {
-        self.offset_of(1)
+        self.offset_of(1).max(1)
+    }
+
+    /// The duration given to frames: the measured mean interval of timed
+    /// frames, else the nominal one.
+    pub fn duration(&self) -> u64 {
+        self.interval
+            .unwrap_or_else(|| self.frame_duration())
+            .max(1)
     }
 
     /// Time (ns, from the base) of frame `count`.
     pub fn offset_of(&self, count: u64) -> u64 {
         let ns = u128::from(count) * SECOND * u128::from(self.fps_d) / u128::from(self.fps_n);
-        u64::try_from(ns).unwrap_or(u64::MAX)
+        u64::try_from(ns).unwrap_or(u64::MAX).min(MAX_TIME)
     }
 
     /// The frame number whose display interval holds `ns` (from base 0).
@@ -97,34 +126,44 @@ impl Timestamper {
     }
 
     fn counted(&self, count: u64) -> u64 {
-        self.base.saturating_add(self.offset_of(count))
+        self.base
+            .saturating_add(self.offset_of(count))
+            .min(MAX_TIME)
     }
 
-    /// PTS and duration (ns) of the next frame, given the upstream time of
-    /// the data that completed it, if any.
-    pub fn next(&mut self, upstream: Option<u64>) -> (u64, u64) {
-        let duration = self.frame_duration();
-        let floor = self.last.map(|l| l.saturating_add(MIN_STEP));
-        let (pts, duration) = match upstream {
+    /// The time the next frame would get without a given time.
+    pub fn next_counted(&self) -> u64 {
+        let pts = self.counted(self.count);
+        self.last.map_or(pts, |l| pts.max(l.saturating_add(1)))
+    }
+
+    /// PTS and duration (ns) of the next frame, given a time for it from
+    /// elsewhere (upstream, arrival, camera clock), if any.
+    pub fn next(&mut self, given: Option<u64>) -> (u64, u64) {
+        let (pts, duration) = match given {
             Some(t) => {
-                let pts = floor.map_or(t, |f| t.max(f));
+                let step = MIN_STEP.min(self.frame_duration());
+                let t = t.min(MAX_TIME);
+                let pts = self.last.map_or(t, |l| t.max(l.saturating_add(step)));
                 if let Some(last) = self.last {
                     let delta = pts - last;
-                    self.interval = Some(self.interval.map_or(delta, |i| (i * 7 + delta) / 8));
+                    self.interval = Some(self.interval.map_or(delta, |i| {
+                        ((u128::from(i) * 7 + u128::from(delta)) / 8) as u64
+                    }));
                 }
-                let duration = self.interval.unwrap_or(duration).max(1);
-                self.base = pts.saturating_add(duration);
+                let duration = self.duration();
+                self.base = pts.saturating_add(duration).min(MAX_TIME);
                 self.count = 0;
                 (pts, duration)
             }
             None => {
-                let pts = self.counted(self.count);
-                self.count += 1;
-                (floor.map_or(pts, |f| pts.max(f)), duration)
+                let pts = self.next_counted();
+                self.count = self.count.saturating_add(1);
+                (pts, self.frame_duration())
             }
         };
-        self.last = Some(pts);
-        (pts, duration)
+        self.last = Some(pts.min(MAX_TIME));
+        (pts.min(MAX_TIME), duration)
     }
 }
 
@@ -132,69 +171,187 @@ fn sanitize(n: u64, d: u64) -> (u64, u64) {
     if n == 0 || d == 0 { (30, 1) } else { (n, d) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A camera's X-Timestamp clock mapped to stream time.
+#[derive(Debug, Clone, Default)]
+pub struct XClock {
+    /// Camera time and stream time of the anchor frame.
+    anchor: Option<(u64, u64)>,
+    /// Camera time, stream time (before skew) and arrival of the last frame.
+    last: Option<(u64, u64, Option<u64>)>,
+    /// Live: stream time to add so that frames follow their arrival.
+    skew: Option<i128>,
+    /// Times the clock was re-anchored after a jump.
+    pub jumps: u64,
+}
 
-    #[test]
-    fn counted_timestamps_do_not_drift() {
-        let mut t = Timestamper::new(30000, 1001);
-        let mut prev = None;
-        for k in 0..100_000u64 {
-            let (pts, dur) = t.next(None);
-            assert_eq!(pts, (k as u128 * 1_001_000_000_000 / 30000) as u64);
-            assert_eq!(dur, 33_366_666);
-            assert!(prev.is_none_or(|p| pts > p));
-            prev = Some(pts);
-        }
-        // Frame 3 of a 30/1 stream is shown from 0.1 s to 0.1333 s.
-        let t = Timestamper::new(30, 1);
-        assert_eq!(t.frame_at(100_000_000), 3);
-        assert_eq!(t.frame_at(133_333_332), 3);
-        assert_eq!(t.frame_at(133_333_333), 4); // the PTS of frame 4
-        assert_eq!(t.frame_at(t.offset_of(7)), 7);
+impl XClock {
+    /// Forget everything: the next frame becomes the anchor.
+    pub fn reset(&mut self) {
+        let jumps = self.jumps;
+        *self = XClock::default();
+        self.jumps = jumps;
     }
 
-    #[test]
-    fn upstream_times_are_used_but_never_repeated() {
-        let mut t = Timestamper::new(10, 1);
-        assert_eq!(t.next(Some(5_000_000_000)).0, 5_000_000_000);
-        // Three frames completed by the same input buffer.
-        assert_eq!(t.next(Some(5_200_000_000)).0, 5_200_000_000);
-        assert_eq!(t.next(Some(5_200_000_000)).0, 5_201_000_000);
-        assert_eq!(t.next(Some(5_200_000_000)).0, 5_202_000_000);
-        // Time going backwards upstream is clamped too.
-        assert_eq!(t.next(Some(1)).0, 5_203_000_000);
-        // Without upstream time, counting continues one (measured) interval later.
-        let (pts, dur) = t.next(None);
-        let expected_interval = {
-            let mut i = 200_000_000u64; // 5.0 -> 5.2
-            for d in [1_000_000u64, 1_000_000, 1_000_000] {
-                i = (i * 7 + d) / 8;
+    /// Stream time of the frame whose X-Timestamp is `x` (ns). `arrival`:
+    /// live, when the frame arrived (stream time); `next`: the time the frame
+    /// would get otherwise (the next counted time), where an anchor starts.
+    pub fn map(&mut self, x: u64, arrival: Option<u64>, next: u64) -> u64 {
+        let start = arrival.unwrap_or(next);
+        let jumped = match self.last {
+            None => true,
+            Some((lx, _, la)) => {
+                let step = x.checked_sub(lx);
+                let mismatch = match (step, arrival, la) {
+                    (Some(s), Some(a), Some(la)) => s.abs_diff(a.saturating_sub(la)),
+                    _ => 0,
+                };
+                step.is_none_or(|s| s > MAX_CLOCK_STEP) || mismatch > MAX_ARRIVAL_MISMATCH
             }
-            i
         };
-        assert_eq!(pts, 5_203_000_000 + expected_interval);
-        assert_eq!(dur, 100_000_000);
-        // Timed frames get the mean interval as duration.
-        let mut t = Timestamper::new(30, 1);
-        assert_eq!(t.next(Some(0)).1, 33_333_333);
-        assert_eq!(t.next(Some(100_000_000)).1, 100_000_000);
-        assert_eq!(t.next(Some(200_000_000)).1, 100_000_000);
-        t.rebase(0, 0);
-        assert_eq!(t.next(None).0, 200_000_000 + MIN_STEP);
-    }
-
-    #[test]
-    fn framerate_change_and_reset() {
-        let mut t = Timestamper::new(0, 0);
-        assert_eq!(t.framerate(), (30, 1));
-        t.next(None);
-        t.next(None);
-        t.set_framerate(10, 1);
-        assert_eq!(t.next(None).0, 66_666_666);
-        assert_eq!(t.next(None).0, 166_666_666);
-        t.reset(0, 50);
-        assert_eq!(t.next(None), (5_000_000_000, 100_000_000));
+        if jumped {
+            if self.last.is_some() {
+                self.jumps += 1;
+            }
+            self.anchor = Some((x, start));
+            self.skew = None;
+        }
+        let (x0, t0) = self.anchor.unwrap_or((x, start));
+        let t = t0.saturating_add(x - x0.min(x)).min(MAX_TIME);
+        self.last = Some((x, t, arrival));
+        let Some(a) = arrival else {
+            return t;
+        };
+        let delta = i128::from(a) - i128::from(t);
+        let skew = match self.skew {
+            // Arriving earlier than the camera clock says: creep towards it,
+            // a little per frame (network jitter comes and goes).
+            Some(s) if delta < s => s + (delta - s) / SKEW_DIVISOR,
+            // Later: the frame would be late downstream, follow at once.
+            _ => delta,
+        };
+        self.skew = Some(skew);
+        u64::try_from(i128::from(t) + skew)
+            .unwrap_or(0)
+            .min(MAX_TIME)
     }
 }
+
+/// Where the time of a frame comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Upstream time, else the camera's X-Timestamp, else arrival time
+    /// (live), else counted.
+    Auto,
+    /// Always counted at the frame rate.
+    Framerate,
+    /// The X-Timestamp, else as `Auto`.
+    XTimestamp,
+}
+
+/// What is known of one frame's time when it is output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameClock {
+    /// The upstream buffer time of the data that completed the frame.
+    pub upstream: Option<u64>,
+    /// When the frame arrived (stream time), for live or endless streams.
+    pub arrival: Option<u64>,
+    /// The frame's X-Timestamp header (ns of the camera clock).
+    pub x_timestamp: Option<u64>,
+}
+
+/// All the timestamp state of one stream.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub mode: Mode,
+    pub ts: Timestamper,
+    pub xclock: XClock,
+}
+
+impl Policy {
+    pub fn new(mode: Mode, fps_n: u64, fps_d: u64) -> Self {
+        Policy {
+            mode,
+            ts: Timestamper::new(fps_n, fps_d),
+            xclock: XClock::default(),
+        }
+    }
+
+    /// Restart at stream time `base`, frame `count` (flush, seek, segment).
+    pub fn reset(&mut self, base: u64, count: u64) {
+        self.ts.reset(base, count);
+        self.xclock.reset();
+    }
+
+    /// PTS and duration of the next frame.
+    pub fn next(&mut self, clock: FrameClock) -> (u64, u64) {
+        let x = clock.x_timestamp.map(|x| {
+            let next = self.ts.next_counted();
+            self.xclock.map(x, clock.arrival, next)
+        });
+        let given = match self.mode {
+            Mode::Framerate => None,
+            Mode::Auto => clock.upstream.or(x).or(clock.arrival),
+            Mode::XTimestamp => x.or(clock.upstream).or(clock.arrival),
+        };
+        self.ts.next(given)
+    }
+
+    /// Whether frames are timed by something other than the count.
+    pub fn uses_given_times(&self, clock: &FrameClock) -> bool {
+        self.mode != Mode::Framerate
+            && (clock.upstream.is_some() || clock.x_timestamp.is_some() || clock.arrival.is_some())
+    }
+}
+
+/// `X-Timestamp: 1700000000.123456` (seconds with a fraction) in ns; `None`
+/// for anything else or a value past [`MAX_TIME`].
+pub fn parse_x_timestamp(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: u64 = secs.parse().ok()?;
+    let digits = &frac[..frac.len().min(9)];
+    let ns = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<u64>().ok()? * 10u64.pow(9 - digits.len() as u32)
+    };
+    secs.checked_mul(SECOND_NS)?
+        .checked_add(ns)
+        .filter(|&t| t <= MAX_TIME)
+}
+
+/// A frame rate header (`X-Framerate: 15`, `12.5`, `30000/1001`) as a
+/// fraction; `None` for anything else or a rate outside 1/1000..100000.
+pub fn parse_framerate(value: &str) -> Option<(u64, u64)> {
+    let value = value.trim();
+    let (n, d) = if let Some((n, d)) = value.split_once('/') {
+        (n.trim().parse::<u64>().ok()?, d.trim().parse::<u64>().ok()?)
+    } else {
+        let (int, frac) = value.split_once('.').unwrap_or((value, ""));
+        if int.is_empty() || frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let d = 10u64.pow(frac.len() as u32);
+        let n = int.parse::<u64>().ok()?.checked_mul(d)? + frac.parse::<u64>().unwrap_or(0);
+        let g = gcd(n, d);
+        (n / g.max(1), d / g.max(1))
+    };
+    let (n128, d128) = (u128::from(n), u128::from(d));
+    if n == 0 || d == 0 || n128 > 100_000 * d128 || n128 * 1000 < d128 {
+        return None;
+    }
+    Some((n, d))
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+#[cfg(test)]
+mod tests;

@@ -9,13 +9,29 @@
 //! ```text
 //! gst-launch-1.0 filesrc location=rec.mjpg ! mjpegsplit ! jpegdec ! videoconvert ! x264enc ! mp4mux ! filesink location=rec.mp4
 //! ```
+//!
+//! Rooms: `imp.rs` the GObject glue; `settings.rs` properties; `stream.rs`
+//! one stream's state and the step from bytes to output items; `input.rs`
+//! the adapter and splitter; `output.rs` a frame as a buffer (caps, metas,
+//! flags); `index.rs` and `pull.rs` files (pull mode, seeking, queries);
+//! `diagnostics.rs` errors and warnings; `stats.rs` the stats property.
+//! Every timestamp decision is in `crate::timing`.
 
 use gst::glib;
 use gst::prelude::*;
 
+mod diagnostics;
 mod imp;
+mod index;
+mod input;
+mod output;
+mod pull;
+mod settings;
+mod stats;
+mod stream;
 
-pub use imp::{Incomplete, PART_META, TimestampMode};
+pub use output::PART_META;
+pub use settings::{Incomplete, TimestampMode};
 
 glib::wrapper! {
     pub struct MjpegSplit(ObjectSubclass<imp::MjpegSplit>) @extends gst::Element, gst::Object;
