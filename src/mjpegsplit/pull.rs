@@ -16,6 +16,9 @@ use super::stream::Context;
 /// Bytes asked for per pull.
 const PULL_BLOCK: u32 = 2 * 1024 * 1024;
 
+/// Bytes indexed before the first frame is pushed.
+const PRESCAN_BYTES: u64 = 16 * 1024 * 1024;
+
 /// What one task iteration did.
 enum Step {
     /// Pushed or read something: go on.
@@ -123,6 +126,8 @@ impl MjpegSplit {
                         self.push_out(items)?;
                         return Ok(Step::End);
                     }
+                    state.segment.set_position(b.pts());
+                    state.played = (state.played.0 + 1, b.offset_end());
                     items.push(item);
                     break;
                 }
@@ -146,8 +151,9 @@ impl MjpegSplit {
             (state.pull_offset, state.frame_no == 0)
         };
         if first {
-            // The caps rate of X-Timestamp timed files comes from the first frames.
-            self.extend_index(|i| i.len() < RATE_SAMPLE as u64);
+            // The caps rate of X-Timestamp timed files comes from the first
+            // frames; a small file is indexed whole, so its duration is exact.
+            self.extend_index(|i| i.len() < RATE_SAMPLE as u64 || i.next < PRESCAN_BYTES);
         }
         let result = self.sinkpad.pull_range(offset, PULL_BLOCK);
         let mut out = Vec::new();
@@ -274,10 +280,7 @@ impl MjpegSplit {
         }
         let (mut segment, current) = {
             let state = self.state();
-            (
-                state.segment.clone(),
-                (state.frame_no, state.last_frame_end),
-            )
+            (state.segment.clone(), state.played)
         };
         if segment
             .do_seek(rate, flags, start_type, start, stop_type, stop)
@@ -306,7 +309,7 @@ impl MjpegSplit {
         gst::debug!(
             CAT,
             imp = self,
-            "Seek: frame {n} at byte {offset}, {segment:?}"
+            "Seek: frame {n} at byte {offset} (playing {current:?}), {segment:?}"
         );
         {
             let mut state = self.state();
@@ -320,6 +323,7 @@ impl MjpegSplit {
             state.pull_offset = offset;
             state.frame_no = n;
             state.last_frame_end = offset;
+            state.played = (n, offset);
         }
         drop(stream_lock);
         self.start_task().is_ok()

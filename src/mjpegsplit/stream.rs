@@ -99,6 +99,8 @@ pub struct State {
     pub queue: VecDeque<Out>,
     /// Pull mode: the end of the file was read.
     pub eof: bool,
+    /// Pull mode: the number and restart offset of the next frame to push.
+    pub played: (u64, u64),
 }
 
 impl State {
@@ -126,6 +128,7 @@ impl State {
             pull_offset: 0,
             queue: VecDeque::new(),
             eof: false,
+            played: (0, 0),
         }
     }
 
@@ -328,8 +331,11 @@ impl State {
         let buffer = output::frame_buffer(buffer, &decoration);
         self.frame_no += 1;
         self.last_frame_end = frame.end;
-        self.segment
-            .set_position(gst::ClockTime::from_nseconds(pts));
+        if !self.pull {
+            // Pull mode: when the task pushes it (frames are queued first).
+            self.segment
+                .set_position(gst::ClockTime::from_nseconds(pts));
+        }
         self.stats.frames += 1;
         out.push(Out::Buffer(buffer));
     }
