@@ -114,6 +114,10 @@ impl MjpegSplit {
 
     /// Push what is queued up to and including one frame, else read a block.
     fn step(&self) -> Result<Step, gst::FlowError> {
+        let pending = self.state().pending_seek.take();
+        if let Some(seek) = pending {
+            self.apply_seek(&seek);
+        }
         let mut items = Vec::new();
         {
             let mut state = self.state();
@@ -254,40 +258,87 @@ impl MjpegSplit {
     }
 
     pub(super) fn perform_seek(&self, event: &gst::event::Seek) -> bool {
-        let (rate, flags, start_type, start, stop_type, stop) = event.get();
-        let (Some(start), Some(stop)) = (self.to_time(start), self.to_time(stop)) else {
+        let (rate, flags, _, start, _, stop) = event.get();
+        if self.to_time(start).is_none() || self.to_time(stop).is_none() {
             gst::debug!(CAT, imp = self, "Only TIME and DEFAULT seeks are supported");
             return false;
-        };
+        }
         if rate <= 0.0 {
             gst::debug!(CAT, imp = self, "Reverse playback is not supported");
             return false;
         }
-        let seqnum = event.seqnum();
-        let flush = flags.contains(gst::SeekFlags::FLUSH);
-        if flush {
-            let ev = gst::event::FlushStart::builder().seqnum(seqnum).build();
-            self.srcpad.push_event(ev.clone());
-            self.sinkpad.push_event(ev);
+        if !flags.contains(gst::SeekFlags::FLUSH) {
+            // Applied by the task once the frame it is pushing is out: the
+            // caller never waits for a sink (a prerolled one waits forever).
+            self.state().pending_seek = Some(event.to_owned());
+            return self.start_task().is_ok();
         }
+        let seqnum = event.seqnum();
+        let ev = gst::event::FlushStart::builder().seqnum(seqnum).build();
+        self.srcpad.push_event(ev.clone());
+        self.sinkpad.push_event(ev);
         // The task pushes at most one frame per iteration: this returns fast.
         let _ = self.sinkpad.pause_task();
         let stream_lock = self.sinkpad.stream_lock();
-        if flush {
-            let ev = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
-            self.sinkpad.push_event(ev.clone());
-            self.srcpad.push_event(ev);
+        let ev = gst::event::FlushStop::builder(true).seqnum(seqnum).build();
+        self.sinkpad.push_event(ev.clone());
+        self.srcpad.push_event(ev);
+        self.state().pending_seek = None;
+        let ok = self.apply_seek(event);
+        if !ok {
+            // The flush dropped the segment downstream and what was queued:
+            // go on from the frame being played, with a new segment.
+            let mut state = self.state();
+            let (n, offset) = state.played;
+            state.need_segment = true;
+            state.queue.clear();
+            state.eof = false;
+            state.input.restart_at(offset);
+            state.discont = true;
+            state.pull_offset = offset;
+            state.frame_no = n;
+            state.last_frame_end = offset;
         }
+        drop(stream_lock);
+        self.start_task().is_ok() && ok
+    }
+
+    /// Move to where `event` says, with the task stopped or from the task.
+    fn apply_seek(&self, event: &gst::event::Seek) -> bool {
+        let (rate, flags, start_type, start, stop_type, stop) = event.get();
+        let (Some(start), Some(stop)) = (self.to_time(start), self.to_time(stop)) else {
+            return false;
+        };
+        let seqnum = event.seqnum();
         let (mut segment, current) = {
             let state = self.state();
             (state.segment.clone(), state.played)
         };
+        // Seeks relative to the end need the duration.
+        segment.set_duration(self.duration());
+        // What gst_segment_do_seek will compute: it asserts start <= stop.
+        let duration = segment.duration();
+        let resolve = |t: gst::SeekType, v: Option<gst::ClockTime>, cur: Option<gst::ClockTime>| {
+            let r = match t {
+                gst::SeekType::Set => v,
+                gst::SeekType::End => Some(duration? + v?),
+                _ => cur,
+            };
+            r.map(|r| duration.map_or(r, |d| r.min(d)))
+        };
+        let new_start = resolve(start_type, start, segment.start());
+        let new_stop = resolve(stop_type, stop, segment.stop());
+        if new_start.zip(new_stop).is_some_and(|(a, b)| a > b)
+            || (start_type == gst::SeekType::End && new_start.is_none())
+            || (stop_type == gst::SeekType::End && stop.is_some() && new_stop.is_none())
+        {
+            gst::debug!(CAT, imp = self, "Seek to an impossible range");
+            return false;
+        }
         if segment
             .do_seek(rate, flags, start_type, start, stop_type, stop)
             .is_none()
         {
-            drop(stream_lock);
-            let _ = self.start_task();
             return false;
         }
         // Only the stop or the rate changes: go on from where we are.
@@ -325,8 +376,7 @@ impl MjpegSplit {
             state.last_frame_end = offset;
             state.played = (n, offset);
         }
-        drop(stream_lock);
-        self.start_task().is_ok()
+        true
     }
 
     /// The frame a seek to `target` starts at (its number, restart offset

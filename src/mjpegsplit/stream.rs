@@ -101,6 +101,8 @@ pub struct State {
     pub eof: bool,
     /// Pull mode: the number and restart offset of the next frame to push.
     pub played: (u64, u64),
+    /// Pull mode: a non-flushing seek for the task to apply.
+    pub pending_seek: Option<gst::event::Seek<gst::Event>>,
 }
 
 impl State {
@@ -129,6 +131,7 @@ impl State {
             queue: VecDeque::new(),
             eof: false,
             played: (0, 0),
+            pending_seek: None,
         }
     }
 
