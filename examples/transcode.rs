@@ -32,8 +32,9 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage: transcode [--generate SECONDS] [--framerate N/D] [--quality 0-51] INPUT OUTPUT.(mp4|mkv)\n\
          \n  --generate S   write an S-second MJPEG test recording to INPUT first\n\
-         \n  --framerate    frame rate of the recording (default: 0/1 = from caps, else 30/1;\n\
-         \x20                 15/1 with --generate)\n\
+         \n  --framerate    frame rate of the recording (default: 0/1 = what the stream says:\n\
+         \x20                 part headers, caps, else 30/1); with --generate, also the rate\n\
+         \x20                 written (default 15/1, in X-Timestamp and X-Framerate headers)\n\
          \n  --quality      x264 constant quantizer, lower is better (default 21)"
     );
     ExitCode::from(2)
@@ -62,7 +63,7 @@ fn parse_args() -> Option<Args> {
     a.input = input;
     a.output = output;
     if a.framerate.is_empty() {
-        a.framerate = if a.generate.is_some() { "15/1" } else { "0/1" }.into();
+        a.framerate = "0/1".into();
     }
     Some(a)
 }
@@ -214,7 +215,16 @@ fn main() -> ExitCode {
     gstmjpegsplit::plugin_register_static().expect("register mjpegsplit");
 
     if let Some(seconds) = args.generate
-        && let Err(e) = generate(&args.input, seconds, &args.framerate)
+        // A generated recording carries its rate in its part headers; the
+        // pipeline below then takes it from there, as from a camera's.
+        && let Err(e) = generate(
+            &args.input,
+            seconds,
+            match args.framerate.as_str() {
+                "0/1" => "15/1",
+                rate => rate,
+            },
+        )
     {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
