@@ -86,6 +86,7 @@ pub fn transcode_to_mp4(input: &Path, output: &Path, home: &TempDir) {
 
 /// The span of an MP4's frames is `ms` milliseconds (to within its time
 /// scale's rounding).
+#[track_caller]
 pub fn assert_span(span: gst::ClockTime, ms: u64, path: &Path) {
     let want = gst::ClockTime::from_mseconds(ms);
     let diff = span.max(want) - span.min(want);
