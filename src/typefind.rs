@@ -126,7 +126,8 @@ fn start_of(head: &[u8]) -> Option<Start> {
         return Some(Start::Text);
     }
     // A cut frame: its EOI right before the first SOI.
-    (soi >= 2 && soi <= CUT_WINDOW && head[soi - 2..soi] == [0xFF, 0xD9]).then_some(Start::CutFrame)
+    ((2..=CUT_WINDOW).contains(&soi) && head[soi - 2..soi] == [0xFF, 0xD9])
+        .then_some(Start::CutFrame)
 }
 
 /// Whether the JPEG at `data[0..]` has an APP2 "MPF" segment before its
@@ -142,7 +143,7 @@ fn is_multi_picture(data: &[u8]) -> bool {
         match marker {
             0xFF => pos += 1,
             0x01 | 0xD0..=0xD7 => pos += 2,
-            0xD8 | 0xD9 | 0xDA => return false,
+            0xD8..=0xDA => return false,
             _ => {
                 let len = usize::from(u16::from_be_bytes([data[pos + 2], data[pos + 3]]));
                 let body = data.get(pos + 4..(pos + 2 + len).min(data.len()));
