@@ -10,8 +10,8 @@
 //! * **Found by content**: raw MJPEG (with junk between frames, or cut in the
 //!   middle of a frame), multipart bodies and `curl -i` captures named
 //!   `rec.bin`, `rec.raw`, `rec.jpg` or nothing are one video stream in
-//!   gst-discoverer, play, seek and report their duration in playbin, and
-//!   transcode through decodebin and gst-transcoder-1.0.
+//!   gst-discoverer, play, seek and report their duration in playbin and
+//!   gst-play-1.0, and transcode through decodebin and gst-transcoder-1.0.
 
 mod common;
 
@@ -273,6 +273,20 @@ fn playbin_finds_mjpeg_by_content_and_seeks() {
         let s = caps.structure(0).unwrap();
         assert_eq!(s.get::<i32>("width"), Ok(64), "{path:?}");
     }
+}
+
+#[test]
+fn gst_play_plays_mjpeg_found_by_content_and_containers_with_odd_names() {
+    let dir = TempDir::new("names-gst-play");
+    let home = TempDir::new("names-gst-play-home");
+    for path in &streams(&dir)[..2] {
+        let line = gst_play(path, &home);
+        assert!(line.ends_with("/ 0:00:01.5"), "{path:?}: {line}");
+    }
+    let avi = dir.path("MVI_0003.AVI");
+    ffmpeg_clip(&avi, &["-c:v", "mjpeg", "-c:a", "pcm_s16le", "-f", "avi"]);
+    let line = gst_play(&avi, &home);
+    assert!(line.ends_with("/ 0:00:03.0"), "{line}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Recordings play at the rate they carry, with no property set: the
 //! `X-Timestamp` part headers of mjpg-streamer, ustreamer or an ESP32-CAM
 //! (relative to the first frame), else an `X-Framerate` header. Through
-//! mjpegsplit alone, playbin, gst-discoverer, decodebin and
+//! mjpegsplit alone, playbin, gst-play-1.0, gst-discoverer, decodebin and
 //! gst-transcoder-1.0, and in the demo's own recording. None of the rates
 //! here is the default 30/1.
 
@@ -133,6 +133,22 @@ fn playbin_plays_recordings_at_their_rate_and_seeks() {
             p.position_after_seek,
             Some(gst::ClockTime::from_seconds(2)),
             "{:?}",
+            r.path
+        );
+    }
+}
+
+#[test]
+fn gst_play_plays_recordings_to_their_recorded_end() {
+    let dir = TempDir::new("real-rate-gst-play");
+    let home = TempDir::new("real-rate-gst-play-home");
+    for r in &recordings(&dir)[..2] {
+        let line = gst_play(&r.path, &home);
+        let want = gst::ClockTime::from_mseconds(r.duration_ms).to_string();
+        // gst-play-1.0 shows tenths: 0:00:03.0, 0:00:02.4.
+        assert!(
+            line.ends_with(&format!("/ {}", &want[..9])),
+            "{:?}: {line}",
             r.path
         );
     }

@@ -68,6 +68,33 @@ pub fn field<'a>(report: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(": "))
 }
 
+/// The last "position / duration" line gst-play-1.0 prints while playing a
+/// file to its end (with the plugin, into synchronised fakesinks), e.g.
+/// `0:00:01.4 / 0:00:01.5`.
+pub fn gst_play(path: &Path, home: &TempDir) -> String {
+    let out = tool("gst-play-1.0", true, home)
+        .args([
+            "--no-interactive",
+            "--videosink=fakesink sync=true",
+            "--audiosink=fakesink sync=true",
+        ])
+        .arg(path)
+        .output()
+        .expect("gst-play-1.0 (gstreamer1.0-tools)");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    assert!(
+        out.status.success() && text.contains("Reached end of play list"),
+        "{path:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .map(str::trim)
+        .filter(|l| l.contains(" / "))
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// gst-transcoder-1.0 INPUT OUTPUT mp4, with the plugin.
 pub fn transcode_to_mp4(input: &Path, output: &Path, home: &TempDir) {
     let out = tool("gst-transcoder-1.0", true, home)
