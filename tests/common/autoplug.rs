@@ -89,8 +89,7 @@ pub fn gst_play(path: &Path, home: &TempDir) -> String {
     );
     text.lines()
         .map(str::trim)
-        .filter(|l| l.contains(" / "))
-        .last()
+        .rfind(|l| l.contains(" / "))
         .unwrap_or_default()
         .to_string()
 }
