@@ -110,8 +110,20 @@ pub fn transcode_to_mp4(input: &Path, output: &Path, home: &TempDir) {
     );
 }
 
-/// The span of an MP4's frames is `ms` milliseconds (to within its time
-/// scale's rounding).
+/// A time as GStreamer prints it: `0:00:03.000000000`.
+pub fn clock_time(text: &str) -> gst::ClockTime {
+    let mut parts = text.trim().splitn(3, ':');
+    let mut next = || parts.next().expect("H:MM:SS.nnnnnnnnn");
+    let h: u64 = next().parse().unwrap();
+    let m: u64 = next().parse().unwrap();
+    let (s, ns) = next().split_once('.').expect("a fraction");
+    let s: u64 = s.parse().unwrap();
+    let ns: u64 = ns.parse().unwrap();
+    gst::ClockTime::from_nseconds(((h * 60 + m) * 60 + s) * 1_000_000_000 + ns)
+}
+
+/// A duration or span is `ms` milliseconds, to within the rounding of the
+/// timestamps involved (an MP4 time scale, microsecond `X-Timestamp`s).
 #[track_caller]
 pub fn assert_span(span: gst::ClockTime, ms: u64, path: &Path) {
     let want = gst::ClockTime::from_mseconds(ms);
