@@ -6,9 +6,11 @@
 //!
 //! It suggests [`stream_caps`] (`image/jpeg, mjpeg-stream=true`, which only
 //! mjpegsplit accepts inside decodebin) for
-//! * two or more whole JPEGs back to back, with or without junk between them
-//!   (a single still JPEG, and a phone's MPO or Ultra HDR photo, whose first
-//!   image carries an APP2 "MPF" index of the others, stay `image/jpeg`);
+//! * two or more whole JPEGs back to back, with or without junk between them,
+//!   the first two of the same size (a single still JPEG, a phone's MPO or
+//!   Ultra HDR photo, whose first image carries an APP2 "MPF" index of the
+//!   others, and a photo with a smaller preview or depth map appended after
+//!   its end stay `image/jpeg`);
 //! * a multipart body, or an HTTP response with one, whose first part is a
 //!   JPEG (other multipart content stays `multipart/x-mixed-replace`);
 //! * an HTTP response followed by two or more JPEGs.
@@ -157,8 +159,8 @@ fn is_multi_picture(data: &[u8]) -> bool {
     false
 }
 
-/// Whether `data` (the first bytes of a stream, or all of it when
-/// `whole_file`), starting as `start` says, is an MJPEG stream.
+/// Whether `data` (the first bytes of a file, or all of it), starting as
+/// `start` says, is an MJPEG stream.
 fn looks_like_stream(data: &[u8], start: Start) -> bool {
     let mut s = Splitter::default();
     let mut out = Vec::new();
@@ -170,20 +172,22 @@ fn looks_like_stream(data: &[u8], start: Start) -> bool {
         Output::Frame { frame, .. } if frame.complete => Some(frame),
         _ => None,
     });
-    let first = frames.next();
-    let whole_frames = first.map_or(0, |_| 1 + frames.count());
-    // Two whole JPEGs, the first not the index of a multi-picture photo.
-    let raw = || {
-        whole_frames >= 2
-            && first.is_some_and(|f| !is_multi_picture(&data[f.start as usize..f.end as usize]))
+    let (first, second) = (frames.next(), frames.next());
+    // Two whole JPEGs of the same size, the first not the index of a
+    // multi-picture photo. (A photo's appended preview or depth map has a
+    // size of its own; a camera's frames share theirs.)
+    let raw = || match (first, second) {
+        (Some(a), Some(b)) => {
+            (a.info.width, a.info.height) == (b.info.width, b.info.height)
+                && !is_multi_picture(&data[a.start as usize..a.end as usize])
+        }
+        _ => false,
     };
     match (start, s.format()) {
         (Start::Jpeg | Start::CutFrame, Format::Raw) => raw(),
         (Start::Text, Format::HttpRaw) => raw(),
         // A multipart body whose first part is a JPEG.
-        (Start::Text, Format::Multipart | Format::HttpMultipart) => {
-            whole_frames >= 1 || s.in_frame()
-        }
+        (Start::Text, Format::Multipart | Format::HttpMultipart) => first.is_some() || s.in_frame(),
         // Text then JPEGs that no HTTP or multipart framing introduces (a
         // PDF, say) is not a stream.
         _ => false,
@@ -313,6 +317,23 @@ mod tests {
         assert!(!is_multi_picture(GRAY));
         assert!(!stream(&[&first[..], GRAY].concat()));
         assert!(!stream(&[&first[..], GRAY, GRAY].concat()));
+    }
+
+    /// `jpeg` with the height of its SOF changed.
+    fn with_height(jpeg: &[u8], height: u16) -> Vec<u8> {
+        let mut v = jpeg.to_vec();
+        let sof = v.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        v[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn photos_with_appended_images_of_another_size_stay_images() {
+        let other = with_height(GRAY, 32);
+        assert!(!stream(&[GRAY, &other].concat()));
+        assert!(!stream(&[GRAY, &other, &other].concat()));
+        // A stream whose size changes after its second frame is one.
+        assert!(stream(&[GRAY, GRAY, &other].concat()));
     }
 
     #[test]

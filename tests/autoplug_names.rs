@@ -156,8 +156,8 @@ fn playbin_plays_containers_with_any_name_with_their_demuxer() {
     }
 }
 
-/// A still JPEG and a two-image MPO (its first image has an APP2 "MPF"
-/// index of the second), with camera-style names.
+/// A still JPEG, a two-image MPO (its first image has an APP2 "MPF" index
+/// of the second) and a photo with images appended, with camera-style names.
 fn images(dir: &TempDir) -> Vec<PathBuf> {
     let jpeg = fixture("exif-thumb.jpg");
     let still = dir.path("IMG_0001.JPG");
@@ -171,7 +171,12 @@ fn images(dir: &TempDir) -> Vec<PathBuf> {
     std::fs::write(&mpo, [first, fixture("gray.jpg")].concat()).unwrap();
     let mpo_jpg = dir.path("DSCF0001.jpg");
     std::fs::copy(&mpo, &mpo_jpg).unwrap();
-    vec![still, mpo, mpo_jpg]
+    // A photo (96x64) with two smaller images (64x48) appended after its
+    // end, as some phones keep a depth map or a second camera's shot.
+    let small = jpeg_frames(1).remove(0);
+    let appended = dir.path("20240101_120000.jpg");
+    std::fs::write(&appended, [jpeg.clone(), small.clone(), small].concat()).unwrap();
+    vec![still, mpo, mpo_jpg, appended]
 }
 
 #[test]
