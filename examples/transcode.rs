@@ -10,7 +10,8 @@
 //!
 //! INPUT is a file or an `http(s)://` URL (read live). `--generate` first
 //! writes a test recording to INPUT (640x480 at the frame rate, as a
-//! multipart stream like `curl http://cam/video.cgi > INPUT`). Ctrl-C ends
+//! multipart stream like `curl http://cam:8080/?action=stream > INPUT` from
+//! mjpg-streamer, each part with `X-Timestamp` and `X-Framerate`). Ctrl-C ends
 //! the output file cleanly.
 
 use gst::prelude::*;
@@ -31,8 +32,9 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage: transcode [--generate SECONDS] [--framerate N/D] [--quality 0-51] INPUT OUTPUT.(mp4|mkv)\n\
          \n  --generate S   write an S-second MJPEG test recording to INPUT first\n\
-         \n  --framerate    frame rate of the recording (default: 0/1 = from caps, else 30/1;\n\
-         \x20                 15/1 with --generate)\n\
+         \n  --framerate    frame rate of the recording (default: 0/1 = what the stream says:\n\
+         \x20                 part headers, caps, else 30/1); with --generate, also the rate\n\
+         \x20                 written (default 15/1, in X-Timestamp and X-Framerate headers)\n\
          \n  --quality      x264 constant quantizer, lower is better (default 21)"
     );
     ExitCode::from(2)
@@ -61,7 +63,7 @@ fn parse_args() -> Option<Args> {
     a.input = input;
     a.output = output;
     if a.framerate.is_empty() {
-        a.framerate = if a.generate.is_some() { "15/1" } else { "0/1" }.into();
+        a.framerate = "0/1".into();
     }
     Some(a)
 }
@@ -100,6 +102,14 @@ fn run(pipeline: &gst::Element, mut tick: impl FnMut(&gst::Element)) -> Result<(
     result
 }
 
+/// Camera uptime at the first frame of a generated recording, in microseconds.
+const GENERATED_UPTIME_US: u64 = 1_234_500_000;
+
+/// Write a test recording as mjpg-streamer or ustreamer serve it (`curl
+/// http://cam:8080/?action=stream > INPUT`): a multipart body whose parts carry
+/// Content-Length, `X-Timestamp` (the camera's uptime clock, seconds.micros,
+/// starting at 1234.5 s) and `X-Framerate`, so the recording's timing is in the
+/// file itself.
 fn generate(path: &str, seconds: u32, framerate: &str) -> Result<(), String> {
     let (n, d) = framerate
         .split_once('/')
@@ -110,11 +120,51 @@ fn generate(path: &str, seconds: u32, framerate: &str) -> Result<(), String> {
     let desc = format!(
         "videotestsrc num-buffers={frames} pattern=ball ! \
          video/x-raw,width=640,height=480,framerate={framerate} ! jpegenc quality=80 ! \
-         multipartmux ! filesink location={path:?}"
+         fakesink name=sink sync=false"
     );
     let p = gst::parse::launch(&desc).map_err(|e| e.to_string())?;
+    let sink = p
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("sink"))
+        .expect("sink");
+    let jpegs = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let collected = jpegs.clone();
+    sink.static_pad("sink").expect("sink pad").add_probe(
+        gst::PadProbeType::BUFFER,
+        move |_, info| {
+            if let Some(map) = info.buffer().and_then(|b| b.map_readable().ok()) {
+                collected.lock().unwrap().push(map.to_vec());
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
     run(&p, |_| {})?;
-    println!("generated {path}: {frames} frames of 640x480 MJPEG (multipart), {seconds} s");
+    // "15", or "12.5" for 25/2.
+    let fps = if n % d == 0 {
+        (n / d).to_string()
+    } else {
+        (n as f64 / d as f64).to_string()
+    };
+    let mut body = Vec::new();
+    for (k, jpeg) in jpegs.lock().unwrap().iter().enumerate() {
+        let us = GENERATED_UPTIME_US + k as u64 * 1_000_000 * d / n;
+        write!(
+            body,
+            "--boundarydonotcross\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\
+             X-Timestamp: {}.{:06}\r\nX-Framerate: {fps}\r\n\r\n",
+            jpeg.len(),
+            us / 1_000_000,
+            us % 1_000_000
+        )
+        .expect("write to a Vec");
+        body.extend_from_slice(jpeg);
+        body.extend_from_slice(b"\r\n");
+    }
+    std::fs::write(path, body).map_err(|e| format!("{path}: {e}"))?;
+    println!(
+        "generated {path}: {frames} frames of 640x480 MJPEG (multipart, X-Timestamp and \
+         X-Framerate {fps} per part), {seconds} s"
+    );
     Ok(())
 }
 
@@ -165,7 +215,16 @@ fn main() -> ExitCode {
     gstmjpegsplit::plugin_register_static().expect("register mjpegsplit");
 
     if let Some(seconds) = args.generate
-        && let Err(e) = generate(&args.input, seconds, &args.framerate)
+        // A generated recording carries its rate in its part headers; the
+        // pipeline below then takes it from there, as from a camera's.
+        && let Err(e) = generate(
+            &args.input,
+            seconds,
+            match args.framerate.as_str() {
+                "0/1" => "15/1",
+                rate => rate,
+            },
+        )
     {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;

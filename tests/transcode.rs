@@ -73,10 +73,29 @@ fn transcoder_example_reports_what_it_wrote() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // 20 multipart parts: their headers are the skipped bytes.
     assert!(stdout.contains("generated"), "{stdout}");
+    // 20 multipart parts as mjpg-streamer sends them, timed by the camera's
+    // uptime clock from 1234.5 s at 10 fps.
+    let data = std::fs::read(&input).unwrap();
+    let text = String::from_utf8_lossy(&data);
+    let stamps: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("X-Timestamp: "))
+        .collect();
+    assert_eq!(stamps.len(), 20);
+    assert_eq!(stamps[0], "1234.500000");
+    assert_eq!(stamps[1], "1234.600000");
+    assert_eq!(stamps[19], "1236.400000");
+    assert_eq!(text.matches("\r\nX-Framerate: 10\r\n").count(), 20);
+    assert_eq!(text.matches("--boundarydonotcross\r\n").count(), 20);
+    // The part headers are the skipped bytes.
+    let bodies = multipart_bodies(&data);
+    assert_eq!(bodies.len(), 20);
+    let skipped = data.len() - bodies.iter().map(Vec::len).sum::<usize>();
     assert!(
-        stdout.contains("mjpegsplit: 20 frames, 1440 bytes skipped, 0 incomplete, 0 dropped"),
+        stdout.contains(&format!(
+            "mjpegsplit: 20 frames, {skipped} bytes skipped, 0 incomplete, 0 dropped"
+        )),
         "{stdout}"
     );
     assert!(

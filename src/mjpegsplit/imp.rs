@@ -260,7 +260,8 @@ impl MjpegSplit {
     }
 
     /// Inside decodebin (or parsebin), only what the plugin's typefinder
-    /// recognised as an MJPEG stream is accepted: a still `image/jpeg` goes
+    /// recognised as an MJPEG stream (`image/jpeg, mjpeg-stream=true`) is
+    /// accepted: a still `image/jpeg` goes
     /// straight to jpegdec and stays an image, and other multipart content
     /// goes to multipartdemux. (decodebin tries parsers before decoders,
     /// whatever their rank.)
@@ -268,7 +269,7 @@ impl MjpegSplit {
         if let gst::QueryViewMut::AcceptCaps(q) = query.view_mut()
             && q.caps()
                 .structure(0)
-                .is_none_or(|s| s.name() != crate::typefind::CAPS_NAME)
+                .is_none_or(|s| !crate::typefind::is_stream(s))
             && self.inside_autoplugger()
         {
             q.set_result(false);

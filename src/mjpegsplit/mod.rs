@@ -43,7 +43,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
         Some(plugin),
         "mjpegsplit",
         // Below jpegdec (primary): decodebin plugs mjpegsplit for the
-        // video/x-mjpeg-stream type of our typefinder, never for a still JPEG.
+        // `image/jpeg, mjpeg-stream=true` of our typefinder, never for a still JPEG.
         gst::Rank::SECONDARY,
         MjpegSplit::static_type(),
     )
