@@ -69,7 +69,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "--framerate" => {
                 let v = value("frames per second")?;
                 let (n, d) = parse_rate(&v).ok_or_else(|| {
-                    format!("--framerate {v:?}: give frames per second as 15, 12.5, 29.97 or 30000/1001")
+                    format!(
+                        "--framerate {v:?}: give frames per second as 15, 12.5, 29.97 or 30000/1001"
+                    )
                 })?;
                 a.framerate = format!("{n}/{d}");
             }
@@ -226,8 +228,11 @@ fn run(pipeline: &gst::Element, mut tick: impl FnMut(&gst::Element)) -> Result<(
 /// for that EOS avoids them too.
 fn finish_after_error(pipeline: &gst::Element, seconds: u64) -> bool {
     let bus = pipeline.bus().expect("pipeline bus");
-    bus.timed_pop_filtered(gst::ClockTime::from_seconds(seconds), &[gst::MessageType::Eos])
-        .is_some()
+    bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(seconds),
+        &[gst::MessageType::Eos],
+    )
+    .is_some()
 }
 
 fn generate(path: &str, seconds: u32, framerate: &str) -> Result<(), String> {
@@ -368,8 +373,12 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let live = args.input.starts_with("http://") || args.input.starts_with("https://");
-    if let Err(e) = (if live { Ok(()) } else { check_input(&args.input) })
-        .and_then(|_| check_output(&args.input, &args.output))
+    if let Err(e) = (if live {
+        Ok(())
+    } else {
+        check_input(&args.input)
+    })
+    .and_then(|_| check_output(&args.input, &args.output))
     {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
@@ -392,7 +401,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let bin = pipeline.downcast_ref::<gst::Bin>().expect("a pipeline is a bin");
+    let bin = pipeline
+        .downcast_ref::<gst::Bin>()
+        .expect("a pipeline is a bin");
     let split = bin.by_name("split").expect("mjpegsplit in pipeline");
 
     // Frames written: buffers the encoder hands to the muxer, and the end
@@ -448,7 +459,9 @@ fn main() -> ExitCode {
             eprint!("\r{frames} frames written  {elapsed:.1} s ");
         } else {
             let pos = written_end.load(Ordering::Relaxed) as f64 / 1e9;
-            let dur = p.query_duration::<gst::ClockTime>().map(|d| d.seconds_f64());
+            let dur = p
+                .query_duration::<gst::ClockTime>()
+                .map(|d| d.seconds_f64());
             let speed = pos / elapsed.max(1e-3);
             let bar = dur.map_or(String::new(), |d| {
                 let done = (pos / d.max(1e-9)).min(1.0);
@@ -498,7 +511,10 @@ fn main() -> ExitCode {
     if let Err(e) = &result {
         print_error(e, &args.input, live, debug);
         if finished {
-            eprintln!("{}: finished with the {frames} frames written before the error", args.output);
+            eprintln!(
+                "{}: finished with the {frames} frames written before the error",
+                args.output
+            );
         } else {
             // An empty or unfinished file is of no use: do not leave it.
             if std::fs::remove_file(&args.output).is_ok() {
@@ -536,4 +552,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
