@@ -343,6 +343,18 @@ fn print_error(e: &Failure, input: &str, live: bool, debug: bool) {
     }
 }
 
+/// The frames of INPUT, through an element named `split` with mjpegsplit's
+/// `stats`.
+fn source(input: &str, framerate: &str, live: bool) -> String {
+    if live {
+        format!(
+            "souphttpsrc location={input:?} is-live=true ! mjpegsplit name=split framerate={framerate}"
+        )
+    } else {
+        format!("filesrc location={input:?} ! mjpegsplit name=split framerate={framerate}")
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
@@ -383,16 +395,12 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let source = if live {
-        format!("souphttpsrc location={:?} is-live=true", args.input)
-    } else {
-        format!("filesrc location={:?}", args.input)
-    };
+    let source = source(&args.input, &args.framerate, live);
     let desc = format!(
-        "{source} ! mjpegsplit name=split framerate={} ! jpegdec ! videoconvert ! \
+        "{source} ! jpegdec ! videoconvert ! \
          x264enc name=enc speed-preset=veryfast pass=quant quantizer={} ! {mux} name=mux ! \
          filesink name=sink location={:?}",
-        args.framerate, args.quality, args.output
+        args.quality, args.output
     );
     let pipeline = match gst::parse::launch(&desc) {
         Ok(p) => p,
