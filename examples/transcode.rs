@@ -121,7 +121,10 @@ fn parse_rate(s: &str) -> Option<(u64, u64)> {
         // A decimal that is a rounded k × 1000/1001 is the NTSC rate.
         let k = (n as f64 * 1.001 / scale as f64).round() as u64;
         let ntsc = k as f64 * 1000.0 / 1001.0;
-        if n % scale != 0 && k > 0 && (ntsc - n as f64 / scale as f64).abs() < 0.5 / scale as f64 {
+        if !n.is_multiple_of(scale)
+            && k > 0
+            && (ntsc - n as f64 / scale as f64).abs() < 0.5 / scale as f64
+        {
             (k * 1000, 1001)
         } else {
             (n, scale)
@@ -503,9 +506,12 @@ fn main() -> ExitCode {
     let _ = pipeline.set_state(gst::State::Null);
     eprintln!();
     let frames = written.load(Ordering::Relaxed);
-    if result.is_ok() && frames == 0 {
-        let message = if stopping.load(Ordering::SeqCst) {
-            "interrupted before the first frame".into()
+    // Ctrl-C before the first frame: that is the cause, whatever mjpegsplit
+    // says about the stream it did not get.
+    let interrupted_early = frames == 0 && stopping.load(Ordering::SeqCst);
+    if (result.is_ok() || interrupted_early) && frames == 0 {
+        let message = if interrupted_early {
+            "interrupted before the first frame: nothing to write".into()
         } else {
             format!("{} gave no frame", args.input)
         };

@@ -311,3 +311,34 @@ fn transcoder_takes_decimal_frame_rates() {
     );
     assert!(!dir.path("x.mp4").exists());
 }
+
+#[test]
+fn transcoder_interrupted_before_the_first_frame_leaves_no_output() {
+    // A camera that accepts the connection and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/video.mjpg",
+        listener.local_addr().unwrap().port()
+    );
+    let dir = TempDir::new("transcoder-early-ctrl-c");
+    let output = dir.path("cam.mp4");
+    let child = std::process::Command::new(example("transcode"))
+        .arg(&url)
+        .arg(&output)
+        .env_remove("GST_DEBUG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The transcoder is running (its source connected): Ctrl-C.
+    let (_connection, _) = listener.accept().unwrap();
+    let out = interrupt(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_one_plain_error(&stderr);
+    assert!(
+        stderr.contains("error: interrupted before the first frame: nothing to write\n"),
+        "{stderr}"
+    );
+    assert!(!output.exists());
+}
