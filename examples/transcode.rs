@@ -463,7 +463,10 @@ fn main() -> ExitCode {
         });
     }
     let started = std::time::Instant::now();
+    // Whether a progress line is on the terminal, to be ended.
+    let progress_shown = std::cell::Cell::new(false);
     let mut tick = |p: &gst::Element| {
+        progress_shown.set(true);
         let frames = written.load(Ordering::Relaxed);
         let elapsed = started.elapsed().as_secs_f64();
         if live {
@@ -504,7 +507,9 @@ fn main() -> ExitCode {
         tick(&pipeline);
     }
     let _ = pipeline.set_state(gst::State::Null);
-    eprintln!();
+    if progress_shown.get() {
+        eprintln!();
+    }
     let frames = written.load(Ordering::Relaxed);
     // Ctrl-C before the first frame: that is the cause, whatever mjpegsplit
     // says about the stream it did not get.
