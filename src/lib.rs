@@ -28,6 +28,12 @@ gst::plugin_define!(
     env!("CARGO_PKG_DESCRIPTION"),
     plugin_init,
     concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    // The crate is MIT OR Apache-2.0 (LICENSE-MIT, LICENSE-APACHE). GStreamer
+    // knows only a fixed list of license strings (1.22: LGPL, GPL, QPL,
+    // GPL/QPL, MPL, MPL-2.0, BSD, MIT/X11, 0BSD, Apache 2.0, Proprietary,
+    // unknown) and none names a dual license; any other string logs "has
+    // unknown license" on every load. "MIT/X11" is the licence a user may
+    // pick, as in the MIT/Apache crates of gst-plugins-rs.
     "MIT/X11",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! The README check: every command of the Cookbook section is run, against
+//! The README check: every command of the Recipes section is run, against
 //! the test camera on 127.0.0.1 (for `http://camera…`) and a generated
 //! recording (`rec.mjpg`), with `autovideosink` replaced by `fakesink`.
+//! A line using an element that is not built yet (`mjpeghttpsrc` before it
+//! is merged) is skipped, with a note.
 
 mod common;
 
@@ -20,10 +22,10 @@ enum Block {
     Python(String),
 }
 
-fn cookbook() -> Vec<Block> {
+fn recipes() -> Vec<Block> {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let start = readme.find("\n## Cookbook").expect("a Cookbook section");
+    let start = readme.find("\n## Recipes").expect("a Recipes section");
     let section = &readme[start + 1..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
     let mut blocks = Vec::new();
@@ -46,7 +48,7 @@ fn cookbook() -> Vec<Block> {
                     .collect(),
             }),
             "python" => blocks.push(Block::Python(body.to_string())),
-            other => panic!("unexpected code block {other:?} in the Cookbook"),
+            other => panic!("unexpected code block {other:?} in the Recipes"),
         }
     }
     blocks
@@ -90,8 +92,22 @@ fn camera_for(title: &str) -> Camera {
     Camera::start(config, vec![fixture("gray.jpg"), fixture("rgb.jpg")], None)
 }
 
+/// The first element of `line` (a gst-launch-1.0 line) that GStreamer does
+/// not have, among those that are not in every installation.
+fn missing_element(line: &str, plugin: &Path) -> Option<&'static str> {
+    ["mjpeghttpsrc"].into_iter().find(|e| {
+        line.contains(&format!("{e} "))
+            && !Command::new("gst-inspect-1.0")
+                .args(["--exists", e])
+                .env("GST_PLUGIN_PATH", plugin)
+                .status()
+                .unwrap()
+                .success()
+    })
+}
+
 #[test]
-fn every_cookbook_command_runs() {
+fn every_recipe_runs() {
     let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
     assert!(
         plugin.join("libgstmjpegsplit.so").exists(),
@@ -100,10 +116,14 @@ fn every_cookbook_command_runs() {
     let dir = TempDir::new("readme");
     std::fs::write(dir.path("rec.mjpg"), fixture("gst-jpegenc.mjpg").repeat(4)).unwrap();
     let mut ran = 0;
-    for block in cookbook() {
+    for block in recipes() {
         match block {
             Block::Shell { title, lines } => {
                 for line in lines {
+                    if let Some(missing) = missing_element(&line, &plugin) {
+                        eprintln!("skipped (no element {missing} yet): {line}");
+                        continue;
+                    }
                     let cam = camera_for(&title);
                     let cmd = with_camera(&line, &cam).replace("autovideosink", "fakesink");
                     let out = Command::new("timeout")
@@ -150,6 +170,7 @@ fn every_cookbook_command_runs() {
         "camera.mp4",
         "rec.mkv",
         "rec.avi",
+        "rec-transcoder.mp4",
     ] {
         assert!(
             std::fs::metadata(dir.path(f)).is_ok_and(|m| m.len() > 0),

@@ -102,6 +102,13 @@ fn transcoder_example_reports_what_it_wrote() {
         stdout.contains("out.mkv: 20 frames, 2.000 s of H.264"),
         "{stdout}"
     );
+    // The last progress line counts the frames the muxer got, and ends at 100 %.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.trim_end().rsplit('\r').next().unwrap();
+    assert!(
+        last.starts_with("[##############################] 100 %  2.0 / 2.0 s  20 frames written"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -143,4 +150,214 @@ fn transcoder_example_records_a_camera_until_ctrl_c() {
         stdout.contains(&format!("cam.mp4: {frames} frames")),
         "{stdout}"
     );
+}
+
+/// Run the transcoder; (exit code, stdout, stderr).
+fn transcoder(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = std::process::Command::new(example("transcode"))
+        .args(args)
+        .env_remove("GST_DEBUG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What a user reads on an error: one `error:` line, no source location or
+/// GLib debug string, no "Element failed to change its state".
+fn assert_one_plain_error(stderr: &str) {
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error: ")).count(),
+        1,
+        "{stderr}"
+    );
+    for debug_text in [
+        "Element failed",
+        ".rs(",
+        ".c(",
+        "GstPipeline:",
+        "reason error",
+        "CRITICAL",
+    ] {
+        assert!(!stderr.contains(debug_text), "{debug_text}: {stderr}");
+    }
+}
+
+#[test]
+fn transcoder_says_the_input_does_not_exist_and_writes_nothing() {
+    let dir = TempDir::new("transcoder-noinput");
+    let input = dir.path("nonexist.mjpg");
+    let output = dir.path("o.mp4");
+    let (code, _, stderr) = transcoder(&[input.as_os_str(), output.as_os_str()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: {} does not exist: give the path of an MJPEG recording, or an http:// camera URL\n",
+            input.display()
+        )
+    );
+    assert!(!output.exists());
+}
+
+#[test]
+fn transcoder_reports_a_stream_that_is_not_mjpeg_and_leaves_no_output() {
+    let dir = TempDir::new("transcoder-html");
+    let input = dir.path("page.html");
+    std::fs::write(&input, "<!DOCTYPE html>\n<html><body>Login</body></html>\n").unwrap();
+    let output = dir.path("o.mp4");
+    let (code, stdout, stderr) = transcoder(&[input.as_os_str(), output.as_os_str()]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_one_plain_error(&stderr);
+    assert!(stderr.contains("HTML"), "{stderr}");
+    assert!(stderr.contains("o.mp4 not written"), "{stderr}");
+    assert!(!output.exists());
+    // --debug adds GStreamer's details.
+    let (code, _, stderr) =
+        transcoder(&["--debug".as_ref(), input.as_os_str(), output.as_os_str()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("\ndebug (split): "), "{stderr}");
+    assert!(!output.exists());
+}
+
+#[test]
+fn transcoder_reports_a_camera_that_is_off_and_leaves_no_output() {
+    // A port nobody listens on: the connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = TempDir::new("transcoder-off");
+    let output = dir.path("cam.mp4");
+    let url = format!("http://127.0.0.1:{port}/video.mjpg");
+    let (code, stdout, stderr) = transcoder(&[url.as_ref(), output.as_os_str()]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_one_plain_error(&stderr);
+    assert!(!output.exists());
+}
+
+#[test]
+fn transcoder_picks_the_container_from_the_output_name() {
+    let dir = TempDir::new("transcoder-containers");
+    let input = dir.path("in.mjpg");
+    // 12.5 fps: 25 frames in 2 s.
+    let (code, stdout, stderr) = transcoder(&[
+        "--generate".as_ref(),
+        "2".as_ref(),
+        "--framerate".as_ref(),
+        "12.5".as_ref(),
+        input.as_os_str(),
+        dir.path("o.avi").as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("o.avi: 25 frames, 2.000 s of H.264"),
+        "{stdout}"
+    );
+    // The same frames read at 25/1 last 1 s; the header says which container.
+    for (name, magic) in [
+        ("o.mov", &b"ftypqt"[..]),
+        ("o.mp4", b"ftypmp42"),
+        ("o.avi", b"RIFF"),
+    ] {
+        let output = dir.path(name);
+        let (code, stdout, stderr) = transcoder(&[
+            "--framerate".as_ref(),
+            "25".as_ref(),
+            input.as_os_str(),
+            output.as_os_str(),
+        ]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(
+            stdout.contains(&format!("{name}: 25 frames, 1.000 s of H.264")),
+            "{stdout}"
+        );
+        let head = std::fs::read(&output).unwrap();
+        assert!(
+            head[..16].windows(magic.len()).any(|w| w == magic),
+            "{name}: {:?}",
+            &head[..16]
+        );
+    }
+    let output = dir.path("o.webm");
+    let (code, _, stderr) = transcoder(&[input.as_os_str(), output.as_os_str()]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        format!(
+            "error: cannot tell the container from the output name {:?}: end it in .mp4, .mkv, .avi or .mov\n",
+            output.to_str().unwrap()
+        )
+    );
+    assert!(!output.exists());
+}
+
+#[test]
+fn transcoder_takes_decimal_frame_rates() {
+    let dir = TempDir::new("transcoder-rates");
+    let input = dir.path("in.mjpg");
+    // 29.97 is 30000/1001: 29 frames in 1 s, lasting 29 × 1001/30000 s.
+    let (code, stdout, stderr) = transcoder(&[
+        "--generate".as_ref(),
+        "1".as_ref(),
+        "--framerate".as_ref(),
+        "29.97".as_ref(),
+        input.as_os_str(),
+        dir.path("o.mp4").as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("generated"), "{stdout}");
+    assert!(
+        stdout.contains("o.mp4: 29 frames, 0.968 s of H.264"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = transcoder(&[
+        "--framerate".as_ref(),
+        "15fps".as_ref(),
+        input.as_os_str(),
+        dir.path("x.mp4").as_os_str(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with(
+            "error: --framerate \"15fps\": give frames per second as 15, 12.5, 29.97 or 30000/1001\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.path("x.mp4").exists());
+}
+
+#[test]
+fn transcoder_interrupted_before_the_first_frame_leaves_no_output() {
+    // A camera that accepts the connection and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/video.mjpg",
+        listener.local_addr().unwrap().port()
+    );
+    let dir = TempDir::new("transcoder-early-ctrl-c");
+    let output = dir.path("cam.mp4");
+    let child = std::process::Command::new(example("transcode"))
+        .arg(&url)
+        .arg(&output)
+        .env_remove("GST_DEBUG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The transcoder is running (its source connected): Ctrl-C.
+    let (_connection, _) = listener.accept().unwrap();
+    let out = interrupt(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_one_plain_error(&stderr);
+    assert!(
+        stderr.contains("error: interrupted before the first frame: nothing to write\n"),
+        "{stderr}"
+    );
+    assert!(!output.exists());
 }

@@ -76,17 +76,24 @@ impl MjpegSplit {
         Ok(gst::FlowSuccess::Ok)
     }
 
-    /// Post a stream error or warning that reads as what it says (no
-    /// source location in what a person reads).
+    /// Post a stream error or warning that reads as what it says: no
+    /// source location, the stream's counters as details.
     fn post(&self, error: bool, msg: &str) {
         let obj = self.obj();
+        let details = {
+            let state = self.state();
+            let st = state.stats.to_structure(&state.input.splitter);
+            format!("{}: {st}", obj.name())
+        };
         let msg = if error {
             gst::message::Error::builder(gst::StreamError::WrongType, msg)
                 .src(&*obj)
+                .debug(&details)
                 .build()
         } else {
             gst::message::Warning::builder(gst::StreamError::Decode, msg)
                 .src(&*obj)
+                .debug(&details)
                 .build()
         };
         let _ = obj.post_message(msg);
