@@ -365,8 +365,13 @@ impl ElementImpl for MjpegHttpSrc {
                 .field("parsed", true)
                 .build();
             vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
-                    .expect("src template"),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("src template"),
             ]
         });
         PAD_TEMPLATES.as_ref()
@@ -430,7 +435,10 @@ impl MjpegHttpSrc {
                     gst::element_error!(
                         bin,
                         gst::ResourceError::Read,
-                        ("Camera unreachable, giving up after max-retries: {}", reason)
+                        (
+                            "Camera unreachable, giving up after max-retries: {}",
+                            reason
+                        )
                     );
                 })
             })
@@ -465,8 +473,11 @@ impl MjpegHttpSrc {
             inner.stats.last_error = text.clone();
         }
         if unusable && !inner.frame_seen {
+            inner.failed = true;
             drop(inner);
-            let hint = if matches!(status, Some(401 | 407)) || e.matches(gst::ResourceError::NotAuthorized) {
+            let hint = if matches!(status, Some(401 | 407))
+                || e.matches(gst::ResourceError::NotAuthorized)
+            {
                 " (set user-id and user-pw, or check them)"
             } else {
                 ""
@@ -499,8 +510,11 @@ impl BinImpl for MjpegHttpSrc {
                     .is_some_and(|m| m == s.upcast_ref::<gst::Object>())
             });
             if from_source {
-                let eos = self.shared.lock().eos_requested;
-                if eos {
+                let done = {
+                    let inner = self.shared.lock();
+                    inner.eos_requested || inner.failed
+                };
+                if done {
                     return;
                 }
                 if self.shared.restarting() {
@@ -523,7 +537,10 @@ impl URIHandlerImpl for MjpegHttpSrc {
     }
 
     fn uri(&self) -> Option<String> {
-        let location = self.source.as_ref()?.property::<Option<String>>("location")?;
+        let location = self
+            .source
+            .as_ref()?
+            .property::<Option<String>>("location")?;
         Some(format!("{SCHEME_PREFIX}{location}"))
     }
 

@@ -73,6 +73,8 @@ pub struct Inner {
     restarting: bool,
     /// The application ended the stream: no more restarts.
     pub eos_requested: bool,
+    /// A fatal error was posted: no more restarts.
+    pub failed: bool,
     last_data: Instant,
     /// The next buffer from the source starts a new connection.
     new_connection: bool,
@@ -97,6 +99,7 @@ impl Inner {
             pending: None,
             restarting: false,
             eos_requested: false,
+            failed: false,
             last_data: Instant::now(),
             new_connection: true,
             connection: 0,
@@ -187,7 +190,7 @@ impl Shared {
     /// from downstream (a restart follows).
     pub fn on_source_eos(&self) -> bool {
         let mut inner = self.lock();
-        if inner.eos_requested || !inner.policy.restart_on_eos {
+        if inner.eos_requested || inner.failed || !inner.policy.restart_on_eos {
             return false;
         }
         // A first connection that gave bytes but no frame and ended is not an
@@ -206,7 +209,12 @@ impl Shared {
     }
 
     fn request_locked(&self, inner: &mut Inner, reason: &str) {
-        if inner.restarting || inner.pending.is_some() || inner.eos_requested || inner.stop {
+        if inner.restarting
+            || inner.pending.is_some()
+            || inner.eos_requested
+            || inner.failed
+            || inner.stop
+        {
             return;
         }
         inner.pending = Some(reason.to_string());
@@ -299,14 +307,22 @@ pub fn run(
             gst::warning!(crate::mjpeghttpsrc::CAT, obj = bin, "stalled: {reason}");
             post(status("stalled", &reason, 0, Duration::ZERO));
         }
-        gst::info!(crate::mjpeghttpsrc::CAT, obj = bin, "disconnected: {reason}");
+        gst::info!(
+            crate::mjpeghttpsrc::CAT,
+            obj = bin,
+            "disconnected: {reason}"
+        );
         post(status("disconnected", &reason, 0, Duration::ZERO));
         let _ = source.set_state(gst::State::Null);
         let (retry, delay, max) = {
             let mut inner = shared.lock();
             inner.retry += 1;
             inner.stats.retries += 1;
-            (inner.retry, inner.policy.delay(inner.retry), inner.policy.max_retries)
+            (
+                inner.retry,
+                inner.policy.delay(inner.retry),
+                inner.policy.max_retries,
+            )
         };
         if max >= 0 && retry > max as u32 {
             give_up(&bin, &reason);
