@@ -157,6 +157,18 @@ fn inspect(path: &str) -> Result<(u64, gst::ClockTime), String> {
     Ok((frames.load(std::sync::atomic::Ordering::Relaxed), d))
 }
 
+/// The frames of INPUT, through an element named `split` with mjpegsplit's
+/// `stats`. A camera URL is read by mjpeghttpsrc (its splitter is named
+/// `split`): it reconnects when the camera drops, fails or stalls, so the
+/// recording goes on; Ctrl-C still ends it at the splitter.
+fn source(input: &str, framerate: &str, live: bool) -> String {
+    if live {
+        format!("mjpeghttpsrc location={input:?} framerate={framerate}")
+    } else {
+        format!("filesrc location={input:?} ! mjpegsplit name=split framerate={framerate}")
+    }
+}
+
 fn main() -> ExitCode {
     let Some(args) = parse_args() else {
         return usage();
@@ -176,15 +188,11 @@ fn main() -> ExitCode {
         "mp4mux"
     };
     let live = args.input.starts_with("http://") || args.input.starts_with("https://");
-    let source = if live {
-        format!("souphttpsrc location={:?} is-live=true", args.input)
-    } else {
-        format!("filesrc location={:?}", args.input)
-    };
+    let source = source(&args.input, &args.framerate, live);
     let desc = format!(
-        "{source} ! mjpegsplit name=split framerate={} ! jpegdec ! videoconvert ! \
+        "{source} ! jpegdec ! videoconvert ! \
          x264enc speed-preset=veryfast pass=quant quantizer={} ! {mux} ! filesink location={:?}",
-        args.framerate, args.quality, args.output
+        args.quality, args.output
     );
     let pipeline = match gst::parse::launch(&desc) {
         Ok(p) => p,

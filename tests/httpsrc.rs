@@ -487,3 +487,52 @@ fn opencv_reads_through_a_camera_restart() {
     );
     assert!(stdout.contains("read 16 frames of 96x64"), "{stdout}");
 }
+
+/// The recorder keeps what it recorded when the camera goes away for good,
+/// and survives its stdout and stderr being closed (a `tee` killed by
+/// Ctrl-C): the MP4 is finalised with every frame.
+#[test]
+fn recorder_survives_an_outage_and_closed_pipes() {
+    init();
+    let cam = camera(Config {
+        framing: Framing::MjpgStreamer,
+        frames: 11,
+        ..Default::default()
+    });
+    let dir = TempDir::new("recorder-pipes");
+    let output = dir.path("rec.mp4");
+    let exe = std::env::current_exe().unwrap();
+    let exe = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/camera_recorder");
+    let mut child = std::process::Command::new(exe)
+        .arg(cam.url())
+        .arg(&output)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cam.jpegs.lock().unwrap().len() < 11 {
+        assert!(Instant::now() < deadline, "camera not read");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The camera is gone; the reader of the recorder's output too.
+    cam.stop();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let (frames, span) = mp4_frames_and_span(output.to_str().unwrap());
+    assert_eq!(frames, 11);
+    assert!(span > gst::ClockTime::from_mseconds(500), "{span}");
+}

@@ -269,11 +269,23 @@ impl ObjectImpl for MjpegHttpSrc {
             .build();
         obj.add_pad(&ghost).expect("add src pad");
 
+        // Frames out; an EOS leaving mjpegsplit (however it was sent) ends
+        // the stream for good: no more restarts.
         let shared = self.shared.clone();
-        split_src.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            shared.on_frame();
-            gst::PadProbeReturn::Ok
-        });
+        split_src.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| {
+                if info.buffer().is_some() {
+                    shared.on_frame();
+                } else if info
+                    .event()
+                    .is_some_and(|e| e.type_() == gst::EventType::Eos)
+                {
+                    shared.lock().eos_requested = true;
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
 
         let Some(source) = &self.source else { return };
         obj.add(source).expect("add souphttpsrc");
