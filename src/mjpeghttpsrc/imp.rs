@@ -326,33 +326,23 @@ fn source_probe(
     let Some(event) = info.event() else {
         return gst::PadProbeReturn::Ok;
     };
-    let mut inner = shared.lock();
-    match event.view() {
+    let keep_from_split = match event.view() {
         gst::EventView::StreamStart(_) => {
-            if std::mem::replace(&mut inner.stream_started, true) {
-                return gst::PadProbeReturn::Handled;
-            }
+            std::mem::replace(&mut shared.lock().stream_started, true)
         }
-        gst::EventView::Segment(_) => {
-            if std::mem::replace(&mut inner.segment_sent, true) {
-                return gst::PadProbeReturn::Handled;
-            }
-        }
+        gst::EventView::Segment(_) => std::mem::replace(&mut shared.lock().segment_sent, true),
         gst::EventView::Caps(c) => {
             let name = c.caps().structure(0).map(|s| s.name().as_str());
-            if !name.is_some_and(|n| SPLIT_INPUT.contains(&n)) {
-                return gst::PadProbeReturn::Handled;
-            }
+            !name.is_some_and(|n| SPLIT_INPUT.contains(&n))
         }
-        gst::EventView::Eos(_) => {
-            drop(inner);
-            if shared.on_source_eos() {
-                return gst::PadProbeReturn::Handled;
-            }
-        }
-        _ => {}
+        gst::EventView::Eos(_) => shared.on_source_eos(),
+        _ => false,
+    };
+    if keep_from_split {
+        gst::PadProbeReturn::Handled
+    } else {
+        gst::PadProbeReturn::Ok
     }
-    gst::PadProbeReturn::Ok
 }
 
 impl GstObjectImpl for MjpegHttpSrc {}
