@@ -105,7 +105,7 @@ impl Client {
     fn src(url: &str, props: &str) -> Client {
         Client::start(&format!(
             "mjpeghttpsrc name=src location={url} retry-delay=200000000 max-retry-delay=1000000000 \
-             {props} ! appsink name=out sync=false"
+             {props} ! fakesink name=out sync=false"
         ))
     }
 
@@ -535,4 +535,61 @@ fn recorder_survives_an_outage_and_closed_pipes() {
     let (frames, span) = mp4_frames_and_span(output.to_str().unwrap());
     assert_eq!(frames, 11);
     assert!(span > gst::ClockTime::from_mseconds(500), "{span}");
+}
+
+#[test]
+fn a_web_page_is_a_clear_error() {
+    let cam = camera(Config {
+        status: Some((200, 1)),
+        connections: 1,
+        ..Default::default()
+    });
+    let client = Client::src(&cam.url(), "");
+    client.wait_event(|e| matches!(e, Event::Error(_)), "an error");
+    let error = format!("{:?}", client.events());
+    eprintln!("web page: {error}");
+    assert!(error.contains("<!DOCTYPE html>"), "{error}");
+    assert!(client.statuses("reconnecting").is_empty());
+    assert!(client.frames().is_empty());
+}
+
+#[test]
+fn max_retries_gives_up_with_an_error() {
+    let cam = camera(Config {
+        framing: Framing::Axis,
+        frames: 4,
+        ..Default::default()
+    });
+    let client = Client::src(&cam.url(), "max-retries=3");
+    client.wait_event(|e| matches!(e, Event::Error(_)), "an error");
+    assert_eq!(client.frames().len(), 4);
+    let retries: Vec<u32> = client
+        .statuses("reconnecting")
+        .iter()
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(retries, vec![1, 2, 3]);
+    let error = format!("{:?}", client.events());
+    assert!(error.contains("giving up after max-retries"), "{error}");
+    drop(cam);
+}
+
+/// `gst-launch-1.0 -e` and applications end the stream by sending EOS to
+/// the pipeline: it comes out after the frames, and nothing restarts.
+#[test]
+fn eos_sent_to_the_pipeline_ends_the_stream() {
+    let cam = camera(Config {
+        framing: Framing::Esp32,
+        frames: 1000,
+        chunked: true,
+        ..Default::default()
+    });
+    let client = Client::src(&cam.url(), "");
+    client.wait_frames(6, "before EOS");
+    client.pipeline.send_event(gst::event::Eos::new());
+    client.wait_event(|e| matches!(e, Event::Eos), "EOS");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(client.statuses("disconnected").is_empty());
+    assert!(!client.events().iter().any(|e| matches!(e, Event::Error(_))));
+    assert_increasing(&client.frames());
 }

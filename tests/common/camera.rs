@@ -50,7 +50,8 @@ pub struct Config {
     /// On the first connection, after this many frames (0: right after the
     /// response headers), send nothing more until the client goes away.
     pub stall_after: Option<usize>,
-    /// Answer the first `n` connections with this HTTP status and a short body.
+    /// Answer the first `n` connections with this HTTP status and a short body
+    /// (200: an HTML page).
     pub status: Option<(u16, usize)>,
     /// Listen on this port (a camera restarted on the port it had).
     pub port: Option<u16>,
@@ -316,6 +317,18 @@ fn answer_status(conn: TcpStream, code: u16) -> std::io::Result<()> {
         if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
             break;
         }
+    }
+    if code == 200 {
+        // Not a camera stream: a web page.
+        let body = "<!DOCTYPE html><html><body>Camera login</body></html>\n";
+        let mut conn = conn;
+        return conn.write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
     }
     let reason = match code {
         401 => "Unauthorized",
