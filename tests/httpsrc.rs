@@ -593,3 +593,46 @@ fn eos_sent_to_the_pipeline_ends_the_stream() {
     assert!(!client.events().iter().any(|e| matches!(e, Event::Error(_))));
     assert_increasing(&client.frames());
 }
+
+/// `transcode URL out.mp4` on a camera that stalls mid-stream: the source
+/// reconnects after the default stall-timeout (5 s) and the recording goes
+/// on; Ctrl-C finalises an MP4 holding the frames of both connections.
+#[test]
+fn transcode_goes_on_through_a_stall() {
+    init();
+    let cam = camera(Config {
+        framing: Framing::Axis,
+        frames: 9,
+        stall_after: Some(6),
+        connections: 2,
+        ..Default::default()
+    });
+    let dir = TempDir::new("transcode-stall");
+    let output = dir.path("cam.mp4");
+    let exe = std::env::current_exe().unwrap();
+    let exe = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/transcode");
+    let child = std::process::Command::new(exe)
+        .arg(cam.url())
+        .arg(&output)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cam.jpegs.lock().unwrap().len() < 15 {
+        assert!(Instant::now() < deadline, "camera not read again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let out = interrupt(child);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let (frames, _) = mp4_frames_and_span(output.to_str().unwrap());
+    assert_eq!(frames, 15, "{stdout}{stderr}");
+}
