@@ -6,7 +6,7 @@
 //! camera got and the client's CPU time per camera.
 //!
 //! ```text
-//! cargo run --release --example many_cameras -- [--cameras 50] [--fps 15] [--seconds 20] [--decode]
+//! cargo run --release --example many_cameras -- [--cameras 50] [--fps 15] [--seconds 20] [--decode] [--pattern ball|snow|…]
 //! ```
 //!
 //! The frames are 640x480 JPEGs (videotestsrc through jpegenc), sent as an
@@ -26,6 +26,8 @@ struct Args {
     seconds: u64,
     decode: bool,
     serve: bool,
+    /// videotestsrc pattern of the frames (ball: ~10 KB, snow: ~100 KB+).
+    pattern: String,
 }
 
 fn parse_args() -> Option<Args> {
@@ -35,6 +37,7 @@ fn parse_args() -> Option<Args> {
         seconds: 20,
         decode: false,
         serve: false,
+        pattern: "ball".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -44,6 +47,7 @@ fn parse_args() -> Option<Args> {
             "--seconds" => a.seconds = it.next()?.parse().ok()?,
             "--decode" => a.decode = true,
             "--serve" => a.serve = true,
+            "--pattern" => a.pattern = it.next()?,
             _ => return None,
         }
     }
@@ -57,9 +61,9 @@ macro_rules! out {
     }};
 }
 
-fn jpeg_frames(n: usize) -> Vec<Vec<u8>> {
+fn jpeg_frames(n: usize, pattern: &str) -> Vec<Vec<u8>> {
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc pattern=ball num-buffers={n} ! video/x-raw,width=640,height=480 ! \
+        "videotestsrc pattern={pattern} num-buffers={n} ! video/x-raw,width=640,height=480 ! \
          jpegenc quality=85 ! appsink name=out sync=false"
     ))
     .expect("frame generator")
@@ -86,9 +90,10 @@ fn jpeg_frames(n: usize) -> Vec<Vec<u8>> {
 
 /// The server: one thread per connection, frames paced at `fps`.
 fn serve(args: &Args) {
-    let frames = Arc::new(jpeg_frames(args.fps as usize));
+    let frames = Arc::new(jpeg_frames(args.fps as usize, &args.pattern));
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    out!("{}", listener.local_addr().expect("addr").port());
+    let mean = frames.iter().map(Vec::len).sum::<usize>() / frames.len().max(1);
+    out!("{} {mean}", listener.local_addr().expect("addr").port());
     let fps = args.fps;
     for conn in listener.incoming().flatten() {
         let frames = frames.clone();
@@ -147,7 +152,7 @@ fn main() -> std::process::ExitCode {
     let Some(args) = parse_args() else {
         let _ = writeln!(
             std::io::stderr(),
-            "usage: many_cameras [--cameras N] [--fps F] [--seconds S] [--decode]"
+            "usage: many_cameras [--cameras N] [--fps F] [--seconds S] [--decode] [--pattern P]"
         );
         return std::process::ExitCode::from(2);
     };
@@ -159,7 +164,13 @@ fn main() -> std::process::ExitCode {
     }
 
     let mut server = std::process::Command::new(std::env::current_exe().expect("exe"))
-        .args(["--serve", "--fps", &args.fps.to_string()])
+        .args([
+            "--serve",
+            "--fps",
+            &args.fps.to_string(),
+            "--pattern",
+            &args.pattern,
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start the server");
@@ -169,7 +180,11 @@ fn main() -> std::process::ExitCode {
     while server_out.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
         port.push(byte[0] as char);
     }
-    let port: u16 = port.trim().parse().expect("server port");
+    let (port, frame_size) = port
+        .trim()
+        .split_once(' ')
+        .expect("server port and frame size");
+    let port: u16 = port.parse().expect("server port");
 
     let tail = if args.decode {
         "jpegdec ! fakesink sync=false"
@@ -219,9 +234,11 @@ fn main() -> std::process::ExitCode {
     let expected = args.fps as f64 * wall;
     let cpu = (cpu1 - cpu0).as_secs_f64();
     out!(
-        "{} cameras at {} fps, 640x480 JPEG ({} per camera), {:.1} s measured after {} s warm-up",
+        "{} cameras at {} fps, 640x480 JPEG of {frame_size} bytes ({}, {} per camera), \
+         {:.1} s measured after {} s warm-up",
         args.cameras,
         args.fps,
+        args.pattern,
         if args.decode {
             "decoded"
         } else {
