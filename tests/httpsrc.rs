@@ -636,3 +636,17 @@ fn transcode_goes_on_through_a_stall() {
     let (frames, _) = mp4_frames_and_span(output.to_str().unwrap());
     assert_eq!(frames, 15, "{stdout}{stderr}");
 }
+
+#[test]
+fn restart_on_eos_false_ends_with_the_connection() {
+    let cam = camera(Config {
+        framing: Framing::NoLength,
+        frames: 5,
+        ..Default::default()
+    });
+    let client = Client::src(&cam.url(), "restart-on-eos=false");
+    client.wait_event(|e| matches!(e, Event::Eos), "EOS");
+    assert_eq!(client.frames().len(), 5);
+    assert!(client.statuses("disconnected").is_empty());
+    assert!(!client.events().iter().any(|e| matches!(e, Event::Error(_))));
+}
