@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT OR Apache-2.0
-"""How do I read an MJPEG IP camera in OpenCV? Through GStreamer and mjpegsplit:
+"""How do I read an MJPEG IP camera in OpenCV? Through GStreamer and mjpeghttpsrc:
 
     GST_PLUGIN_PATH=target/release /usr/bin/python3 examples/opencv_camera.py http://camera/video.cgi
 
 Debian's and Ubuntu's python3-opencv are built with the GStreamer backend.
-Every frame comes with the time it arrived (CAP_PROP_POS_MSEC).
+Every frame comes with the time it arrived (CAP_PROP_POS_MSEC). When the camera
+drops, restarts or stalls, mjpeghttpsrc reconnects and read() goes on returning
+frames (it waits while the camera is away; add `stall-timeout=...` to change how
+long a silent camera is waited for before reconnecting).
 """
 import argparse
 import sys
@@ -21,7 +24,7 @@ def main():
     args = ap.parse_args()
 
     pipeline = (
-        f'souphttpsrc location="{args.url}" is-live=true ! mjpegsplit ! jpegdec ! '
+        f'mjpeghttpsrc location="{args.url}" ! jpegdec ! '
         "videoconvert ! video/x-raw,format=BGR ! appsink drop=true max-buffers=2 sync=false"
     )
     cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER)

@@ -397,12 +397,12 @@ fn print_error(e: &Failure, input: &str, live: bool, debug: bool) {
 }
 
 /// The frames of INPUT, through an element named `split` with mjpegsplit's
-/// `stats`.
+/// `stats`. A camera URL is read by mjpeghttpsrc (its splitter is named
+/// `split`): it reconnects when the camera drops, fails or stalls, so the
+/// recording goes on; Ctrl-C still ends it at the splitter.
 fn source(input: &str, framerate: &str, live: bool) -> String {
     if live {
-        format!(
-            "souphttpsrc location={input:?} is-live=true ! mjpegsplit name=split framerate={framerate}"
-        )
+        format!("mjpeghttpsrc location={input:?} framerate={framerate}")
     } else {
         format!("filesrc location={input:?} ! mjpegsplit name=split framerate={framerate}")
     }

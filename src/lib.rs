@@ -7,6 +7,7 @@
 use gst::glib;
 
 pub mod jpeg;
+mod mjpeghttpsrc;
 mod mjpegsplit;
 pub mod multipart;
 pub mod properties;
@@ -16,10 +17,12 @@ mod typefind;
 #[cfg(test)]
 mod test_util;
 
+pub use mjpeghttpsrc::MjpegHttpSrc;
 pub use mjpegsplit::{Incomplete, MjpegSplit, PART_META, TimestampMode};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     mjpegsplit::register(plugin)?;
+    mjpeghttpsrc::register(plugin)?;
     typefind::register(plugin)
 }
 

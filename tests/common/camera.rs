@@ -47,6 +47,14 @@ pub struct Config {
     pub drop_in_frame: Option<(usize, usize)>,
     /// Connections served before the server stops.
     pub connections: usize,
+    /// On the first connection, after this many frames (0: right after the
+    /// response headers), send nothing more until the client goes away.
+    pub stall_after: Option<usize>,
+    /// Answer the first `n` connections with this HTTP status and a short body
+    /// (200: an HTML page).
+    pub status: Option<(u16, usize)>,
+    /// Listen on this port (a camera restarted on the port it had).
+    pub port: Option<u16>,
 }
 
 impl Default for Config {
@@ -60,6 +68,9 @@ impl Default for Config {
             interval: Duration::from_millis(20),
             drop_in_frame: None,
             connections: 1,
+            stall_after: None,
+            status: None,
+            port: None,
         }
     }
 }
@@ -81,8 +92,16 @@ impl Camera {
 
     /// Start serving `frames` (cycled). With `gate`, frame k+1 is written only
     /// after the gate receives a message (the client got frame k), or after 5 s.
+    /// Stop serving: an open connection is closed after the frame being sent.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+
     pub fn start(config: Config, frames: Vec<Vec<u8>>, gate: Option<Receiver<()>>) -> Camera {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind(("127.0.0.1", config.port.unwrap_or(0))).unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let sent = Arc::new(Mutex::new(Vec::new()));
@@ -101,6 +120,12 @@ impl Camera {
                     Ok((conn, _)) => {
                         let first = served == 0;
                         served += 1;
+                        if let Some((code, n)) = config.status
+                            && served <= n
+                        {
+                            let _ = answer_status(conn, code);
+                            continue;
+                        }
                         let _ = serve(
                             conn,
                             &config,
@@ -213,6 +238,9 @@ fn serve(
     }
     let mut k = 0;
     while k < config.frames && !stop.load(Ordering::Relaxed) {
+        if first && config.stall_after == Some(k) {
+            return stall(&mut conn, stop);
+        }
         // One write holds `burst` frames.
         let mut buf = Vec::new();
         let mut ends = Vec::new();
@@ -256,6 +284,72 @@ fn serve(
         conn.write_all(b"0\r\n\r\n")?;
     }
     Ok(())
+}
+
+/// Send nothing until the client closes the connection (or the server stops).
+fn stall(conn: &mut TcpStream, stop: &AtomicBool) -> std::io::Result<()> {
+    use std::io::Read;
+    conn.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let mut buf = [0u8; 256];
+    while !stop.load(Ordering::Relaxed) {
+        match conn.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Answer with an HTTP error status (401 asks for Basic credentials).
+fn answer_status(conn: TcpStream, code: u16) -> std::io::Result<()> {
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    if code == 200 {
+        // Not a camera stream: a web page.
+        let body = "<!DOCTYPE html><html><body>Camera login</body></html>\n";
+        let mut conn = conn;
+        return conn.write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
+    let reason = match code {
+        401 => "Unauthorized",
+        404 => "Not Found",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let body = format!("{code} {reason}\n");
+    let auth = if code == 401 {
+        "WWW-Authenticate: Basic realm=\"camera\"\r\n"
+    } else {
+        ""
+    };
+    let mut conn = conn;
+    conn.write_all(
+        format!(
+            "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
 }
 
 fn write_body(conn: &mut TcpStream, config: &Config, data: &[u8]) -> std::io::Result<()> {

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The `mjpeghttpsrc` element: an MJPEG IP camera as a live source of
+//! `image/jpeg` frames that survives the camera.
+//!
+//! A bin around `souphttpsrc ! mjpegsplit` with a ghost `src` pad. It
+//! reconnects when the camera closes the connection, answers an HTTP error or
+//! sends nothing for `stall-timeout`, with a retry delay that doubles up to a
+//! bound; PTS keep increasing across reconnects and the first frame after one
+//! is DISCONT. It also handles the `mjpeg+http://` and `mjpeg+https://` URIs.
+//!
+//! ```text
+//! gst-launch-1.0 mjpeghttpsrc location=http://camera/video.cgi ! jpegdec ! videoconvert ! autovideosink
+//! gst-play-1.0 mjpeg+http://camera/video.cgi
+//! ```
+
+use gst::glib;
+use gst::prelude::*;
+use std::sync::LazyLock;
+
+mod imp;
+mod supervisor;
+
+pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "mjpeghttpsrc",
+        gst::DebugColorFlags::empty(),
+        Some("MJPEG HTTP camera source"),
+    )
+});
+
+glib::wrapper! {
+    pub struct MjpegHttpSrc(ObjectSubclass<imp::MjpegHttpSrc>)
+        @extends gst::Bin, gst::Element, gst::Object,
+        @implements gst::ChildProxy, gst::URIHandler;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "mjpeghttpsrc",
+        // A source: never autoplugged by decodebin; marginal so that
+        // playbin and uridecodebin pick it for mjpeg+http:// URIs.
+        gst::Rank::MARGINAL,
+        MjpegHttpSrc::static_type(),
+    )
+}
