@@ -236,6 +236,67 @@ impl XClock {
     }
 }
 
+/// The frame interval of a stream whose frames arrive at the camera's pace
+/// only part of the time (an HTTP camera behind a buffering queue: frames
+/// come one by one, then in a burst after a pause): intervals far from the
+/// current estimate (bursts, waits) are ignored.
+#[derive(Debug, Clone, Default)]
+pub struct RateEstimate {
+    last: Option<u64>,
+    first: Vec<u64>,
+    /// The estimated interval between frames (ns).
+    pub interval: Option<u64>,
+    /// The interval comes from [`RateEstimate::measured`].
+    external: bool,
+}
+
+impl RateEstimate {
+    /// Intervals before a first estimate (their median).
+    const FIRST: usize = 3;
+
+    /// The interval measured elsewhere (from the network byte rate): it
+    /// wins over what arrivals say.
+    pub fn measured(&mut self, interval: u64) {
+        if (1_000_000..=10 * SECOND_NS).contains(&interval) {
+            self.interval = Some(self.interval.map_or(interval, |i| {
+                ((u128::from(i) * 7 + u128::from(interval)) / 8) as u64
+            }));
+            self.external = true;
+        }
+    }
+
+    /// A frame arrived at `arrival` (ns, monotonic).
+    pub fn observe(&mut self, arrival: u64) {
+        if self.external {
+            return;
+        }
+        let Some(delta) = self
+            .last
+            .replace(arrival)
+            .map(|l| arrival.saturating_sub(l))
+        else {
+            return;
+        };
+        // 1000 fps to 1 frame in 10 s.
+        if !(1_000_000..=10 * SECOND_NS).contains(&delta) {
+            return;
+        }
+        match self.interval {
+            None => {
+                self.first.push(delta);
+                if self.first.len() == Self::FIRST {
+                    self.first.sort_unstable();
+                    self.interval = Some(self.first[Self::FIRST / 2]);
+                }
+            }
+            Some(i) if delta >= i / 2 && delta <= i * 2 => {
+                self.interval = Some(((u128::from(i) * 15 + u128::from(delta)) / 16) as u64);
+            }
+            Some(_) => {}
+        }
+    }
+}
+
 /// Where the time of a frame comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -257,6 +318,11 @@ pub struct FrameClock {
     pub arrival: Option<u64>,
     /// The frame's X-Timestamp header (ns of the camera clock).
     pub x_timestamp: Option<u64>,
+    /// An endless stream in a non-live pipeline: when the frame arrived on
+    /// a monotonic clock, to learn the camera's rate from. Frames are paced
+    /// at that rate, never before `arrival` (the running time, while
+    /// playing).
+    pub paced: Option<u64>,
 }
 
 /// All the timestamp state of one stream.
@@ -265,6 +331,7 @@ pub struct Policy {
     pub mode: Mode,
     pub ts: Timestamper,
     pub xclock: XClock,
+    pub rate: RateEstimate,
 }
 
 impl Policy {
@@ -273,6 +340,7 @@ impl Policy {
             mode,
             ts: Timestamper::new(fps_n, fps_d),
             xclock: XClock::default(),
+            rate: RateEstimate::default(),
         }
     }
 
@@ -282,24 +350,43 @@ impl Policy {
         self.xclock.reset();
     }
 
+    /// Count frames at `fps_n/fps_d`.
+    pub fn set_framerate(&mut self, fps_n: u64, fps_d: u64) {
+        self.ts.set_framerate(fps_n, fps_d);
+    }
+
     /// PTS and duration of the next frame.
     pub fn next(&mut self, clock: FrameClock) -> (u64, u64) {
         let x = clock.x_timestamp.map(|x| {
             let next = self.ts.next_counted();
-            self.xclock.map(x, clock.arrival, next)
+            // Skew against arrival only live (paced arrivals may be bursts).
+            let arrival = clock.arrival.filter(|_| clock.paced.is_none());
+            self.xclock.map(x, arrival, next)
         });
+        // Paced: one learned interval after the previous frame, or when it
+        // arrived if that is later (a burst is spread out at the camera's
+        // rate; a frame that comes late is not made late downstream).
+        let paced = clock.paced.map(|monotonic| {
+            self.rate.observe(monotonic);
+            let step = self
+                .rate
+                .interval
+                .unwrap_or_else(|| self.ts.frame_duration());
+            match (self.ts.last(), clock.arrival) {
+                (Some(l), a) => Some(a.unwrap_or(0).max(l.saturating_add(step))),
+                (None, a) => a,
+            }
+        });
+        let arrival = match paced {
+            Some(p) => p,
+            None => clock.arrival,
+        };
         let given = match self.mode {
             Mode::Framerate => None,
-            Mode::Auto => clock.upstream.or(x).or(clock.arrival),
-            Mode::XTimestamp => x.or(clock.upstream).or(clock.arrival),
+            Mode::Auto => clock.upstream.or(x).or(arrival),
+            Mode::XTimestamp => x.or(clock.upstream).or(arrival),
         };
         self.ts.next(given)
-    }
-
-    /// Whether frames are timed by something other than the count.
-    pub fn uses_given_times(&self, clock: &FrameClock) -> bool {
-        self.mode != Mode::Framerate
-            && (clock.upstream.is_some() || clock.x_timestamp.is_some() || clock.arrival.is_some())
     }
 }
 

@@ -14,7 +14,6 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use std::sync::{LazyLock, Mutex, MutexGuard};
-use std::time::Instant;
 
 use super::index::Index;
 use super::output::Out;
@@ -36,8 +35,6 @@ pub struct MjpegSplit {
     state: Mutex<State>,
     /// Pull mode: every frame's offset and time.
     index: Mutex<Index>,
-    /// Endless HTTP streams: the monotonic time of the first frame.
-    origin: Mutex<Option<Instant>>,
 }
 
 impl MjpegSplit {
@@ -102,20 +99,19 @@ impl MjpegSplit {
     /// When the frame completed by data arriving now arrived, if it counts.
     fn arrival(&self, state: &State) -> Option<u64> {
         match state.arrival {
-            Arrival::Live => {
+            Arrival::Live | Arrival::Endless => {
                 let obj = self.obj();
+                // Paused (buffering), the running time stands still for the
+                // sink: frames are paced, not timed, until playing again.
+                if state.arrival == Arrival::Endless && obj.current_state() != gst::State::Playing {
+                    return None;
+                }
                 let now = obj.clock()?.time();
                 let rt = now.checked_sub(obj.base_time()?)?;
                 state
                     .segment
                     .position_from_running_time(rt)
                     .map(|t| t.nseconds())
-            }
-            Arrival::Endless => {
-                let mut origin = self.origin.lock().unwrap_or_else(|e| e.into_inner());
-                let since = origin.get_or_insert_with(Instant::now).elapsed();
-                let start = state.segment.start().map_or(0, |t| t.nseconds());
-                Some(start.saturating_add(since.as_nanos() as u64))
             }
             _ => None,
         }
@@ -143,6 +139,17 @@ impl MjpegSplit {
         }
     }
 
+    /// The network rate a buffering queue upstream (uridecodebin's queue2)
+    /// measures, in bytes per second.
+    fn upstream_byte_rate(&self) -> Option<u64> {
+        let mut q = gst::query::Buffering::new(gst::Format::Percent);
+        if !self.sinkpad.peer_query(&mut q) {
+            return None;
+        }
+        let (_, avg_in, _, _) = q.stats();
+        u64::try_from(avg_in).ok().filter(|&r| r > 0)
+    }
+
     fn sink_chain(
         &self,
         _pad: &gst::Pad,
@@ -154,6 +161,9 @@ impl MjpegSplit {
             gst::debug!(CAT, imp = self, "Arrival times: {arrival:?}");
             self.state().arrival = arrival;
         }
+        let byte_rate = (self.state().arrival == Arrival::Endless)
+            .then(|| self.upstream_byte_rate())
+            .flatten();
         let mut out = Vec::new();
         let ok = {
             let mut state = self.state();
@@ -168,6 +178,8 @@ impl MjpegSplit {
                     .filter(|_| state.upstream_time)
                     .map(|t| t.nseconds()),
                 arrival: self.arrival(&state),
+                monotonic: Some(state.started.elapsed().as_nanos() as u64),
+                byte_rate,
             };
             state.push_buffer(&settings, buffer, ctx, None, &mut out)
         };
@@ -231,7 +243,6 @@ impl MjpegSplit {
                     state.segment.set_position(gst::ClockTime::NONE);
                     state.arrival = Arrival::Unknown;
                 }
-                *self.origin.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 self.srcpad.push_event(event)
             }
             EventView::StreamStart(_) => {
@@ -428,7 +439,6 @@ impl ObjectSubclass for MjpegSplit {
             state: Mutex::new(State::new(&settings)),
             index: Mutex::new(Index::new(&settings)),
             settings: Mutex::new(settings),
-            origin: Mutex::new(None),
         }
     }
 }
@@ -536,6 +546,5 @@ impl MjpegSplit {
         }
         drop(state);
         *self.index() = Index::new(&settings);
-        *self.origin.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }

@@ -50,9 +50,11 @@ pub enum Arrival {
     None,
     /// A live source: the pipeline clock's running time.
     Live,
-    /// An endless HTTP stream in a non-live pipeline: the monotonic time
-    /// since its first frame, so that a syncing sink plays it at the
-    /// camera's rate.
+    /// An endless HTTP stream in a non-live pipeline: frames are paced at
+    /// the camera's rate, learned from when they arrive (the running time;
+    /// a buffering queue upstream may hold them back and release them in
+    /// bursts), never stamped before they arrived, so that a syncing sink
+    /// plays them at that rate.
     Endless,
 }
 
@@ -63,6 +65,10 @@ pub struct Context {
     pub upstream_pts: Option<u64>,
     /// Arrival, stream time, if [`Arrival`] says it counts.
     pub arrival: Option<u64>,
+    /// Arrival on a monotonic clock (ns since the element started).
+    pub monotonic: Option<u64>,
+    /// Bytes per second arriving at a buffering queue upstream.
+    pub byte_rate: Option<u64>,
 }
 
 pub struct State {
@@ -103,6 +109,8 @@ pub struct State {
     pub played: (u64, u64),
     /// Pull mode: a non-flushing seek for the task to apply.
     pub pending_seek: Option<gst::event::Seek<gst::Event>>,
+    /// Origin of the monotonic arrival times.
+    pub started: std::time::Instant,
 }
 
 impl State {
@@ -132,6 +140,7 @@ impl State {
             eof: false,
             played: (0, 0),
             pending_seek: None,
+            started: std::time::Instant::now(),
         }
     }
 
@@ -293,10 +302,8 @@ impl State {
                 (pts, duration, index.caps_framerate(fps))
             }
             None => {
-                let fps_nd = (fps.numer() as u64, fps.denom() as u64);
-                if self.policy.ts.framerate() != fps_nd {
-                    self.policy.ts.set_framerate(fps_nd.0, fps_nd.1);
-                }
+                self.policy
+                    .set_framerate(fps.numer() as u64, fps.denom() as u64);
                 // A configured rate counts frames over the camera's clock.
                 let counted = settings.configured_framerate().is_some()
                     && settings.timestamp_mode == TimestampMode::Auto;
@@ -304,12 +311,24 @@ impl State {
                     upstream: ctx.upstream_pts,
                     arrival: ctx.arrival,
                     x_timestamp: x_timestamp.filter(|_| !counted),
+                    paced: ctx.monotonic.filter(|_| self.arrival == Arrival::Endless),
                 };
                 let jumps = self.policy.xclock.jumps;
+                if let Some(rate) = ctx.byte_rate.filter(|&r| r > 0)
+                    && self.stats.frames >= 2
+                {
+                    // A buffering queue upstream measures the network rate:
+                    // with the bytes per frame, the camera's frame interval.
+                    let per_frame = u128::from(self.stats.bytes_in) / u128::from(self.stats.frames);
+                    let interval = per_frame * 1_000_000_000 / u128::from(rate);
+                    self.policy
+                        .rate
+                        .measured(u64::try_from(interval).unwrap_or(u64::MAX));
+                }
                 let (pts, duration) = self.policy.next(clock);
                 self.stats.clock_jumps += self.policy.xclock.jumps - jumps;
                 // Timed by arrival with no rate given: variable rate, 0/1.
-                let variable = self.arrival == Arrival::Live
+                let variable = self.arrival != Arrival::None
                     && settings.configured_framerate().is_none()
                     && self.header_fps.is_none()
                     && self.upstream_fps.is_none();

@@ -262,6 +262,7 @@ fn modes_choose_their_source() {
         upstream: Some(7 * S),
         arrival: Some(9 * S),
         x_timestamp: Some(100 * S),
+        paced: None,
     };
     assert_eq!(Policy::new(Mode::Auto, 15, 1).next(clock).0, 7 * S);
     assert_eq!(Policy::new(Mode::XTimestamp, 15, 1).next(clock).0, 9 * S);
@@ -279,4 +280,66 @@ fn modes_choose_their_source() {
         Policy::new(Mode::XTimestamp, 15, 1).next(arrival_only).0,
         3 * S
     );
+}
+
+#[test]
+fn rate_estimate_ignores_bursts_and_waits() {
+    let mut r = RateEstimate::default();
+    // 15 fps, then a 2 s wait, then a burst of 30 frames at once.
+    let mut t = 0;
+    for _ in 0..10 {
+        r.observe(t);
+        t += 66_666_666;
+    }
+    t += 2 * S;
+    for _ in 0..30 {
+        r.observe(t);
+    }
+    let i = r.interval.unwrap();
+    assert!(i.abs_diff(66_666_666) < 1_000_000, "{i}");
+    // A measured interval (network byte rate) wins from then on.
+    r.measured(80 * MS);
+    r.observe(t + MS * 33);
+    assert_eq!(r.interval, Some((i * 7 + 80 * MS) / 8));
+}
+
+/// An HTTP camera in a non-live pipeline: frames released in a burst by a
+/// buffering queue are spread at the camera's rate, never before they
+/// arrived.
+#[test]
+fn paced_frames_follow_the_camera_rate() {
+    let mut p = Policy::new(Mode::Auto, 30, 1);
+    let mut pts = Vec::new();
+    let mut mono = 0;
+    // Four frames arrive at 12.5 fps while prerolling (no running time).
+    for _ in 0..4 {
+        pts.push(
+            p.next(FrameClock {
+                paced: Some(mono),
+                ..Default::default()
+            })
+            .0,
+        );
+        mono += 80 * MS;
+    }
+    // Then twenty in one burst, playing, at running time 0.2 s.
+    for _ in 0..20 {
+        let (t, _) = p.next(FrameClock {
+            paced: Some(mono),
+            arrival: Some(200 * MS),
+            ..Default::default()
+        });
+        pts.push(t);
+    }
+    let steps: Vec<u64> = pts.windows(2).map(|w| w[1] - w[0]).collect();
+    // Nominal 30 fps until three intervals are known, then 80 ms.
+    assert_eq!(&steps[..2], &[33_333_333, 33_333_333]);
+    assert!(steps[2..].iter().all(|&s| s == 80 * MS), "{steps:?}");
+    // A frame arriving after its paced time takes its arrival.
+    let late = p.next(FrameClock {
+        paced: Some(mono),
+        arrival: Some(10 * S),
+        ..Default::default()
+    });
+    assert_eq!(late.0, 10 * S);
 }
