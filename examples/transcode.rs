@@ -402,7 +402,9 @@ fn print_error(e: &Failure, input: &str, live: bool, debug: bool) {
 /// recording goes on; Ctrl-C still ends it at the splitter.
 fn source(input: &str, framerate: &str, live: bool) -> String {
     if live {
-        format!("mjpeghttpsrc location={input:?} framerate={framerate}")
+        // Three failed attempts in a row (about 3.5 s without the camera)
+        // end the file; camera_recorder keeps trying for ever.
+        format!("mjpeghttpsrc location={input:?} framerate={framerate} max-retries=3")
     } else {
         format!("filesrc location={input:?} ! mjpegsplit name=split framerate={framerate}")
     }

@@ -433,15 +433,20 @@ impl MjpegHttpSrc {
         let handle = std::thread::Builder::new()
             .name("mjpeghttpsrc".into())
             .spawn(move || {
-                supervisor::run(shared, bin, source, |bin, reason| {
-                    gst::element_error!(
-                        bin,
-                        gst::ResourceError::Read,
-                        (
-                            "Camera unreachable, giving up after max-retries: {}",
-                            reason
-                        )
+                let location = source
+                    .property::<Option<String>>("location")
+                    .unwrap_or_default();
+                supervisor::run(shared, bin, source, move |bin, reason| {
+                    let retries = bin.property::<i32>("max-retries");
+                    let msg = format!(
+                        "No video from {location}: {retries} attempts in a row failed (last: \
+                         {reason}). Is the camera on and the URL right? (max-retries=-1 keeps \
+                         trying)"
                     );
+                    let msg = gst::message::Error::builder(gst::ResourceError::Read, &msg)
+                        .src(bin)
+                        .build();
+                    let _ = bin.post_message(msg);
                 })
             })
             .expect("spawn the mjpeghttpsrc thread");
@@ -471,6 +476,18 @@ impl MjpegHttpSrc {
             || e.matches(gst::ResourceError::NotFound)
             || matches!(status, Some(400 | 401 | 403 | 404 | 405 | 407 | 410));
         let mut inner = self.shared.lock();
+        // "Internal data stream error." follows the source's own error (no
+        // connection, …): that one says more.
+        // souphttpsrc says only that when the connection is refused or reset.
+        let text = if e.matches(gst::StreamError::Failed) {
+            if inner.stats.last_error.is_empty() || inner.stats.last_error == text {
+                "no answer (the connection was refused, reset or closed)".to_string()
+            } else {
+                inner.stats.last_error.clone()
+            }
+        } else {
+            text
+        };
         if inner.stats.last_error.is_empty() || !text.is_empty() {
             inner.stats.last_error = text.clone();
         }
