@@ -273,36 +273,35 @@ impl State {
                 self.splitter
                     .feed(&map[(off - map_offset) as usize..], &mut self.outputs);
             } else {
-                self.feed_from_adapter(off, map_offset);
+                self.feed_from_adapter(map_offset);
             }
         }
     }
 
-    /// Feed the splitter bytes `from..to` held in the adapter (rare: only
-    /// when it rewinds).
-    fn feed_from_adapter(&mut self, from: u64, to: u64) {
-        let mut tmp = vec![0; (to - from) as usize];
-        if from < self.adapter_offset
-            || self
-                .adapter
-                .copy((from - self.adapter_offset) as usize, &mut tmp)
-                .is_err()
-        {
-            // Cannot happen: the splitter keeps what it may ask for again.
-            self.splitter.reset(to);
-            return;
-        }
+    /// Feed the splitter bytes from its offset up to `to`, held in the
+    /// adapter (rare: only when it rewinds). A feed may rewind again (a wrong
+    /// Content-Length, then the delimiter re-walk of the frame it cut): the
+    /// bytes are copied again from the new offset, which the splitter's
+    /// `retain_from()` contract keeps in the adapter.
+    fn feed_from_adapter(&mut self, to: u64) {
+        let mut tmp = Vec::new();
         loop {
-            let off = self.splitter.offset();
-            if off >= to {
+            let from = self.splitter.offset();
+            if from >= to {
                 break;
             }
-            if off < from {
+            tmp.resize((to - from) as usize, 0);
+            if from < self.adapter_offset
+                || self
+                    .adapter
+                    .copy((from - self.adapter_offset) as usize, &mut tmp)
+                    .is_err()
+            {
+                // Cannot happen: the splitter keeps what it may ask for again.
                 self.splitter.reset(to);
-                break;
+                return;
             }
-            self.splitter
-                .feed(&tmp[(off - from) as usize..], &mut self.outputs);
+            self.splitter.feed(&tmp, &mut self.outputs);
         }
     }
 
@@ -517,8 +516,7 @@ impl MjpegSplit {
         let mut outputs = std::mem::take(&mut state.outputs);
         while !state.splitter.finish(&mut outputs) {
             state.outputs = outputs;
-            let from = state.splitter.offset();
-            state.feed_from_adapter(from, end);
+            state.feed_from_adapter(end);
             outputs = std::mem::take(&mut state.outputs);
         }
         state.outputs = outputs;
