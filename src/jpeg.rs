@@ -191,6 +191,13 @@ enum State {
     Len2(u8, u8),
     /// Inside a segment payload.
     Payload { code: u8, remaining: u32 },
+    /// Inside a segment payload after `\n`: this many bytes of the
+    /// multipart delimiter have matched so far.
+    PayloadDelim {
+        code: u8,
+        remaining: u32,
+        matched: usize,
+    },
     /// Entropy-coded data (or bytes skipped while resynchronising to a marker).
     Entropy,
     /// Entropy-coded data, the last byte was `FF`.
@@ -208,6 +215,12 @@ struct Current {
     damaged: bool,
     /// Only the SOI has been read so far.
     fresh: bool,
+    /// The first `FF D8 FF` (an SOI followed by a marker) inside one of the
+    /// frame's segment payloads: where the next frame starts if this one
+    /// turns out to be broken (a length field that ran past its end).
+    inner_soi: Option<u64>,
+    /// The payload being read holds an `FF D8 FF` not followed by an EOI.
+    open_soi: bool,
     info: FrameInfo,
 }
 
@@ -265,6 +278,15 @@ pub struct Scanner {
     /// Part mode: also stop when the first scan's entropy data begins.
     stop_at_entropy: bool,
     stop: Option<Stop>,
+    /// Bytes of `FF D8 FF` matched at the end of the payload seen so far.
+    pay_match: u8,
+    /// The furthest offset walked, and the bytes walked again after backing
+    /// off: a back-off is allowed only while `rescanned` stays below
+    /// `high_water`, so the total work is at most twice the input.
+    high_water: u64,
+    rescanned: u64,
+    /// A broken frame was found: scanning resumes at this earlier offset.
+    backoff: Option<u64>,
 }
 
 /// Why [`Scanner::feed_part`] stopped before the end of its input.
@@ -307,6 +329,10 @@ impl Scanner {
             part_mode: false,
             stop_at_entropy: false,
             stop: None,
+            pay_match: 0,
+            high_water: 0,
+            rescanned: 0,
+            backoff: None,
         }
     }
 
@@ -346,6 +372,15 @@ impl Scanner {
         })
     }
 
+    /// The current frame as it would be reported if cut at `end` (without
+    /// its EOI), and forget it; `None` outside a frame. Scanning resumes at
+    /// `end` outside any frame.
+    pub fn cut_at(&mut self, end: u64) -> Option<Event> {
+        let cur = self.cur.take()?;
+        self.reset(end);
+        Some(self.cut_frame(cur, end))
+    }
+
     pub fn set_max_frame_size(&mut self, max: u64) {
         self.max_frame_size = max.max(4);
     }
@@ -362,6 +397,8 @@ impl Scanner {
         self.capture_len = 0;
         self.capture_want = 0;
         self.last_byte = 0;
+        self.pay_match = 0;
+        self.backoff = None;
     }
 
     /// Absolute offset of the next byte to be fed.
@@ -384,10 +421,21 @@ impl Scanner {
         self.cur.is_some()
     }
 
-    /// Scan the next chunk of the stream, appending what was found to `out`.
-    pub fn feed(&mut self, data: &[u8], out: &mut Vec<Event>) {
+    /// Scan the next chunk of the stream (starting at [`Scanner::offset`]),
+    /// appending what was found to `out`. Returns how many bytes were
+    /// consumed.
+    ///
+    /// **Back-off.** When the walk proves the current frame broken (a length
+    /// field ran past its end and swallowed the next frame's SOI, which then
+    /// left the walk where no marker can be), the frame is reported cut at
+    /// that inner SOI and [`Scanner::offset`] moves back to it: the caller
+    /// feeds the bytes from there again. They are never before
+    /// [`Scanner::retain_from`] as it was before this call, and the bytes
+    /// walked again in total never exceed the bytes fed, so the work stays
+    /// linear whatever the input.
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<Event>) -> usize {
         self.part_mode = false;
-        self.feed_inner(data, out);
+        self.feed_inner(data, out)
     }
 
     /// Scan the body of a multipart part: like [`Scanner::feed`], but stop
@@ -410,7 +458,7 @@ impl Scanner {
         let base = self.offset;
         let mut i = 0usize;
         self.stop = None;
-        while i < data.len() && self.stop.is_none() {
+        while i < data.len() && self.stop.is_none() && self.backoff.is_none() {
             // Bytes of the current frame may not go past its size limit.
             let mut stop = data.len();
             if let Some(cur) = &self.cur {
@@ -434,10 +482,16 @@ impl Scanner {
             }
             i = self.step(data, i, stop, base, out);
         }
+        if let Some(to) = self.backoff.take() {
+            self.offset = to;
+            self.last_byte = 0;
+            return i;
+        }
         if i > 0 {
             self.last_byte = data[i - 1];
         }
         self.offset = base + i as u64;
+        self.high_water = self.high_water.max(self.offset);
         i
     }
 
@@ -496,7 +550,7 @@ impl Scanner {
                     return i + 1;
                 }
                 // Not consumed: looked at again as garbage or while resynchronising.
-                self.damaged();
+                self.damaged(base + i as u64, out);
                 i
             }
             State::MarkerCode => {
@@ -505,7 +559,7 @@ impl Scanner {
                 match code {
                     0xFF => {}
                     0xD0..=0xD7 | 0x01 => self.state = State::Marker,
-                    0x00 | 0x02..=0xBF => self.damaged(),
+                    0x00 | 0x02..=0xBF => self.damaged(pos, out),
                     _ => self.marker(code, pos, out),
                 }
                 i + 1
@@ -522,32 +576,80 @@ impl Scanner {
                     Some(payload) if payload <= max_payload(code) => {
                         self.begin_payload(code, payload)
                     }
-                    _ => self.damaged(),
+                    _ => {
+                        if [hi, data[i]] == [0xFF, SOI]
+                            && let Some(cur) = self.cur.as_mut()
+                        {
+                            // A frame cut right after a marker: the length
+                            // field is the next frame's SOI.
+                            cur.inner_soi.get_or_insert(base + i as u64 - 1);
+                        }
+                        self.damaged(base + i as u64 + 1, out)
+                    }
                 }
                 i + 1
             }
             State::Payload { code, remaining } => {
-                let n = usize::try_from(remaining)
+                let mut n = usize::try_from(remaining)
                     .unwrap_or(usize::MAX)
                     .min(stop - i);
-                if self.capture_len < self.capture_want {
-                    let take = n.min(self.capture_want - self.capture_len);
-                    self.capture[self.capture_len..self.capture_len + take]
-                        .copy_from_slice(&data[i..i + take]);
-                    self.capture_len += take;
-                }
+                // Walking a multipart part again with its delimiter: a
+                // delimiter line inside a segment ends the part.
+                let line_feed = self.part_mode && !self.delimiter.is_empty();
+                let line_feed = line_feed
+                    && match memchr(b'\n', &data[i..i + n]) {
+                        Some(k) => {
+                            n = k + 1;
+                            true
+                        }
+                        None => false,
+                    };
+                self.payload_bytes(&data[i..i + n], base + i as u64);
                 let remaining = remaining - n as u32;
                 if remaining == 0 {
-                    self.end_segment(code);
-                } else {
-                    self.state = State::Payload { code, remaining };
+                    self.payload_end(code, base + (i + n) as u64, out);
+                    return i + n;
+                }
+                self.state = State::Payload { code, remaining };
+                if line_feed {
+                    let at = i + n - 1;
+                    let prev = if at > 0 { data[at - 1] } else { self.last_byte };
+                    self.delim_start = base + at as u64 - u64::from(prev == b'\r');
+                    self.state = State::PayloadDelim {
+                        code,
+                        remaining,
+                        matched: 0,
+                    };
                 }
                 i + n
             }
-            State::Entropy
-                if self.part_mode
-                    && !self.delimiter.is_empty()
-                    && self.cur.is_some_and(|c| c.seen_sos) =>
+            State::PayloadDelim {
+                code,
+                remaining,
+                matched,
+            } => {
+                if self.delimiter.get(matched) != Some(&data[i]) {
+                    // Not the delimiter: the byte is payload again.
+                    self.state = State::Payload { code, remaining };
+                    return i;
+                }
+                if matched + 1 == self.delimiter.len() {
+                    return self.delimiter_found(i + 1, out);
+                }
+                self.payload_bytes(&data[i..i + 1], base + i as u64);
+                let remaining = remaining - 1;
+                if remaining == 0 {
+                    self.payload_end(code, base + i as u64 + 1, out);
+                } else {
+                    self.state = State::PayloadDelim {
+                        code,
+                        remaining,
+                        matched: matched + 1,
+                    };
+                }
+                i + 1
+            }
+            State::Entropy if self.part_mode && !self.delimiter.is_empty() && self.cur.is_some() =>
             {
                 // As below, and a line feed may start the multipart delimiter.
                 for k in memchr::memchr2_iter(0xFF, b'\n', &data[i..stop]) {
@@ -635,6 +737,8 @@ impl Scanner {
             seen_sos: false,
             damaged: false,
             fresh: true,
+            inner_soi: None,
+            open_soi: false,
             info: FrameInfo::default(),
         });
         self.state = State::Marker;
@@ -699,14 +803,24 @@ impl Scanner {
                     self.stop = Some(Stop::FrameEnd);
                 }
             }
+            // A second frame header: the walk has run into another frame.
+            c if is_sof(c) && cur.seen_sof => {
+                if !self.broken(pos, out) {
+                    self.state = State::Len1(code);
+                }
+            }
             _ => self.state = State::Len1(code),
         }
     }
 
-    /// Bytes that are not a marker where one should be. A frame with only its
-    /// SOI so far was no JPEG at all: forget it. Otherwise skip to the next
-    /// marker (as libjpeg does) and mark the frame damaged.
-    fn damaged(&mut self) {
+    /// Bytes that are not a marker where one should be (found at `at`). A
+    /// frame with only its SOI so far was no JPEG at all: forget it. A frame
+    /// that swallowed an SOI is broken: back off to it. Otherwise skip to
+    /// the next marker (as libjpeg does) and mark the frame damaged.
+    fn damaged(&mut self, at: u64, out: &mut Vec<Event>) {
+        if self.cur.is_some_and(|c| !c.fresh) && self.broken(at, out) {
+            return;
+        }
         match self.cur.as_mut() {
             Some(cur) if !cur.fresh => {
                 cur.damaged = true;
@@ -719,7 +833,110 @@ impl Scanner {
         }
     }
 
+    /// The current frame is proven broken at `at`: if it swallowed an SOI
+    /// (the first `FF D8 FF` inside one of its payloads), report it cut
+    /// there and back off to that SOI, unless backing off would walk more
+    /// bytes again than have been fed. Returns whether it backed off.
+    fn broken(&mut self, at: u64, out: &mut Vec<Event>) -> bool {
+        let Some(cur) = self.cur else {
+            return false;
+        };
+        let Some(soi) = cur.inner_soi else {
+            return false;
+        };
+        self.high_water = self.high_water.max(at);
+        let cost = at.saturating_sub(soi);
+        if self.rescanned.saturating_add(cost) > self.high_water {
+            return false;
+        }
+        self.rescanned += cost;
+        let mut cur = cur;
+        cur.damaged = true;
+        out.push(self.cut_frame(cur, soi));
+        self.cur = None;
+        self.state = State::Search;
+        self.pay_match = 0;
+        self.backoff = Some(soi);
+        if self.part_mode {
+            self.stop = Some(Stop::FrameEnd);
+        }
+        true
+    }
+
+    /// Bytes of a segment payload at offset `at`: keep what the segment
+    /// needs, and watch for an SOI in it.
+    fn payload_bytes(&mut self, bytes: &[u8], at: u64) {
+        if self.capture_len < self.capture_want {
+            let take = bytes.len().min(self.capture_want - self.capture_len);
+            self.capture[self.capture_len..self.capture_len + take].copy_from_slice(&bytes[..take]);
+            self.capture_len += take;
+        }
+        self.watch_payload(bytes, at);
+    }
+
+    /// The payload of segment `code` ended at `at`. Returns whether the
+    /// frame turned out broken (and the scanner backed off).
+    fn payload_end(&mut self, code: u8, at: u64, out: &mut Vec<Event>) -> bool {
+        if self.pay_match == 2
+            && let Some(cur) = self.cur.as_mut()
+        {
+            // The payload ends with `FF D8`: an SOI whose marker the walk
+            // reads as the next segment's.
+            cur.inner_soi.get_or_insert(at - 2);
+        }
+        // An SOI with no EOI after it in the payload: the length ran into
+        // the next frame.
+        if self.cur.is_some_and(|c| c.open_soi) && self.broken(at, out) {
+            return true;
+        }
+        self.end_segment(code);
+        false
+    }
+
+    /// Watch payload bytes (at offset `at`) for an SOI followed by a marker
+    /// (`FF D8 FF`) and for EOIs after it.
+    fn watch_payload(&mut self, bytes: &[u8], at: u64) {
+        let Some(cur) = self.cur.as_mut() else {
+            return;
+        };
+        let mut k = 0;
+        while k < bytes.len() {
+            if self.pay_match == 0 {
+                match memchr(0xFF, &bytes[k..]) {
+                    Some(j) => {
+                        self.pay_match = 1;
+                        k += j + 1;
+                    }
+                    None => return,
+                }
+                continue;
+            }
+            let b = bytes[k];
+            self.pay_match = match (self.pay_match, b) {
+                (1, SOI) => 2,
+                (1, EOI) => {
+                    cur.open_soi = false;
+                    0
+                }
+                (_, 0xFF) if self.pay_match == 2 => {
+                    // `FF D8 FF`: the SOI starts two bytes back.
+                    let soi = at + k as u64 - 2;
+                    cur.inner_soi.get_or_insert(soi);
+                    cur.open_soi = true;
+                    1
+                }
+                (1, 0xFF) => 1,
+                _ => 0,
+            };
+            k += 1;
+        }
+    }
+
     fn begin_payload(&mut self, code: u8, len: u32) {
+        self.pay_match = 0;
+        if let Some(cur) = self.cur.as_mut() {
+            cur.open_soi = false;
+        }
         let want = match code {
             c if is_sof(c) => CAPTURE_MAX,
             DNL => 2,
@@ -825,7 +1042,10 @@ fn is_sof(code: u8) -> bool {
 pub fn scan_all(data: &[u8], max_frame_size: u64) -> Vec<Event> {
     let mut scanner = Scanner::new(max_frame_size);
     let mut out = Vec::new();
-    scanner.feed(data, &mut out);
+    while (scanner.offset() as usize) < data.len() {
+        let off = scanner.offset() as usize;
+        scanner.feed(&data[off..], &mut out);
+    }
     scanner.finish(&mut out);
     out
 }

@@ -118,6 +118,11 @@ enum State {
     ClHead { end: u64 },
     /// Content-Length fast path: skipping entropy data up to `end`.
     ClSkip { end: u64, walk_from: u64 },
+    /// The JPEG does not end where the Content-Length says (`end`): is the
+    /// multipart delimiter there? If so, the length holds and the damage
+    /// stays in this part; if not, the part is walked (from `walk_from` if
+    /// its entropy data was skipped, else on from `end`).
+    ClCheck { end: u64, walk_from: Option<u64> },
     /// Skipping the rest of a non-JPEG part body of known length.
     SkipBytes { end: u64 },
 }
@@ -311,7 +316,11 @@ impl Splitter {
     /// or to be fed again). Everything before it can be discarded.
     pub fn retain_from(&self) -> u64 {
         match self.state {
-            State::Raw | State::Body | State::ClHead { .. } | State::ClSkip { .. } => {
+            State::Raw
+            | State::Body
+            | State::ClHead { .. }
+            | State::ClSkip { .. }
+            | State::ClCheck { .. } => {
                 self.scanner.retain_from().min(self.offset)
             }
             _ => self.offset,
@@ -344,6 +353,10 @@ impl Splitter {
     /// The stream ended. Returns false if bytes from [`Splitter::offset`]
     /// must be fed again first (then call `finish` again).
     pub fn finish(&mut self, out: &mut Vec<Output>) -> bool {
+        if let State::ClCheck { end, .. } = self.state {
+            // The stream ends after the declared length: it holds.
+            self.length_confirmed(end, out);
+        }
         if let State::ClSkip { walk_from, .. } = self.state {
             self.state = State::Body;
             self.offset = walk_from;
@@ -389,10 +402,13 @@ impl Splitter {
             State::Raw => {
                 let mut events = std::mem::take(&mut self.events);
                 events.clear();
-                self.scanner.feed(data, &mut events);
+                let n = self.scanner.feed(data, &mut events);
                 self.emit(&events, out);
                 self.events = events;
-                self.advance(data.len())
+                self.advance(n);
+                // The scanner backed off to the SOI a broken frame swallowed.
+                self.offset = self.offset.min(self.scanner.offset());
+                n
             }
             State::Text(mode) => self.text(mode, data),
             State::SkipBytes { end } => {
@@ -406,6 +422,7 @@ impl Splitter {
             }
             State::Body | State::ClHead { .. } => self.body(data, out),
             State::ClSkip { end, walk_from } => self.cl_skip(data, end, walk_from, out),
+            State::ClCheck { end, walk_from } => self.cl_check(data, end, walk_from, out),
         }
     }
 
@@ -631,6 +648,13 @@ impl Splitter {
             State::ClHead { end } => Some(end),
             _ => None,
         };
+        // The fast path never walks past the declared end of the part.
+        let data = match fast_end {
+            Some(end) => &data[..usize::try_from(end - self.offset)
+                .unwrap_or(usize::MAX)
+                .min(data.len())],
+            None => data,
+        };
         let mut events = std::mem::take(&mut self.events);
         events.clear();
         let (n, stop) = self
@@ -649,6 +673,7 @@ impl Splitter {
             _ => None,
         });
         if let Some(start) = cut
+            && fast_end.is_none()
             && self.delimiter_rewalk(start)
         {
             self.events = events;
@@ -659,11 +684,20 @@ impl Splitter {
         self.emit(&events, out);
         self.events = events;
         self.advance(n);
+        // The scanner backed off to the SOI a broken frame swallowed.
+        self.offset = self.offset.min(self.scanner.offset());
         if stop.is_some() && !self.scanner.in_frame() {
             self.end_delimiter_walk();
         }
         match stop {
-            None => {}
+            None => {
+                if let Some(end) = fast_end
+                    && self.offset == end
+                {
+                    // The part ends inside the JPEG header section.
+                    self.check_length(end, None);
+                }
+            }
             Some(Stop::Entropy) => {
                 let end = fast_end.unwrap_or(self.offset);
                 if end >= self.offset + 2 {
@@ -671,6 +705,8 @@ impl Splitter {
                         end,
                         walk_from: self.offset,
                     };
+                } else if end == self.offset {
+                    self.check_length(end, Some(end));
                 } else {
                     // The declared length ends before the entropy data: walk.
                     self.stats.length_mismatches += 1;
@@ -679,6 +715,10 @@ impl Splitter {
             }
             // Cut by a new SOI, the scanner is in the next frame already.
             Some(Stop::FrameEnd) if self.scanner.in_frame() => {}
+            // A broken frame inside a part of known length: the scanner
+            // backed off to the SOI it swallowed; walk on up to the end.
+            Some(Stop::FrameEnd)
+                if cut.is_some() && fast_end.is_some_and(|end| self.offset < end) => {}
             Some(Stop::FrameEnd) => self.after_frame(),
             Some(Stop::Delimiter) => {
                 // The frame was cut by the next part's delimiter line, read
@@ -691,10 +731,17 @@ impl Splitter {
             Some(Stop::NotJpeg) => {
                 let had_headers = !std::mem::take(&mut self.headers).is_empty();
                 match self.content_length {
+                    // A JPEG part that holds no JPEG may have a wrong length
+                    // too: the next delimiter line ends it, when known.
                     Some(l) if self.body_start.saturating_add(l) > self.offset => {
                         self.stats.non_jpeg_parts += 1;
-                        self.state = State::SkipBytes {
-                            end: self.body_start.saturating_add(l),
+                        self.state = if self.delimiter.is_empty() {
+                            State::SkipBytes {
+                                end: self.body_start.saturating_add(l),
+                            }
+                        } else {
+                            self.at_line_start = true;
+                            State::Text(Text::SkipPart)
                         };
                     }
                     _ => {
@@ -752,10 +799,91 @@ impl Splitter {
             self.after_frame();
             return n;
         }
-        // The declared length does not end the JPEG: walk the skipped bytes.
+        // The declared length does not end the JPEG: unless the delimiter
+        // follows, walk the skipped bytes.
+        self.check_length(end, Some(walk_from));
+        n
+    }
+
+    /// The JPEG of the current part does not end at the declared `end`:
+    /// look for the delimiter there (when one is known), else walk.
+    fn check_length(&mut self, end: u64, walk_from: Option<u64>) {
+        self.line.clear();
+        if self.delimiter.is_empty() || !self.scanner.in_frame() {
+            self.length_refuted(end, walk_from);
+        } else {
+            self.state = State::ClCheck { end, walk_from };
+        }
+    }
+
+    /// The delimiter is not where the Content-Length says the part ends.
+    fn length_refuted(&mut self, end: u64, walk_from: Option<u64>) {
         self.stats.length_mismatches += 1;
         self.state = State::Body;
-        self.offset = walk_from;
+        self.offset = walk_from.unwrap_or(end);
+    }
+
+    /// The delimiter is where the Content-Length says the part ends (or the
+    /// stream ends there): the part is the frame, cut short.
+    fn length_confirmed(&mut self, end: u64, out: &mut Vec<Output>) {
+        if let Some(ev) = self.scanner.cut_at(end) {
+            out.push(match ev {
+                jpeg::Event::Frame(frame) => Output::Frame {
+                    frame,
+                    headers: std::mem::take(&mut self.headers),
+                    by_length: true,
+                },
+                jpeg::Event::Dropped { start, end, reason } => {
+                    Output::Dropped { start, end, reason }
+                }
+            });
+        }
+        self.after_frame();
+    }
+
+    /// After a part whose JPEG did not end at its declared end: collect the
+    /// bytes there (kept in `line`) until they show whether the delimiter
+    /// line (`\r\n--boundary`, `\n--boundary` or `--boundary`) follows.
+    fn cl_check(
+        &mut self,
+        data: &[u8],
+        end: u64,
+        walk_from: Option<u64>,
+        out: &mut Vec<Output>,
+    ) -> usize {
+        let mut n = 0;
+        let verdict = loop {
+            if n == data.len() {
+                break None;
+            }
+            self.line.push(data[n]);
+            n += 1;
+            let mut possible = false;
+            let mut full = false;
+            for lead in [&b"\r\n"[..], b"\n", b""] {
+                let want = [lead, self.delimiter.as_slice()].concat();
+                full |= self.line.starts_with(&want);
+                possible |= want.starts_with(&self.line);
+            }
+            if full || !possible {
+                break Some(full);
+            }
+        };
+        self.advance(n);
+        match verdict {
+            None => {}
+            Some(true) => {
+                let bytes = std::mem::take(&mut self.line);
+                self.length_confirmed(end, out);
+                // Read the delimiter line from where the part ends.
+                self.offset = end;
+                let mut k = 0;
+                while k < bytes.len() {
+                    k += self.text(Text::Parts, &bytes[k..]);
+                }
+            }
+            Some(false) => self.length_refuted(end, walk_from),
+        }
         n
     }
 }

@@ -40,15 +40,18 @@ impl Chunks {
 pub fn scan(data: &[u8], max_frame_size: u64, chunks: Option<&mut Chunks>) -> Vec<Event> {
     let mut s = Scanner::new(max_frame_size);
     let mut out = Vec::new();
-    match chunks {
-        None => s.feed(data, &mut out),
-        Some(c) => {
-            let mut i = 0;
-            while i < data.len() {
-                let n = c.next_len().min(data.len() - i);
-                s.feed(&data[i..i + n], &mut out);
-                i += n;
-            }
+    let mut next_len = |c: &mut Option<&mut Chunks>| match c {
+        Some(c) => c.next_len(),
+        None => data.len(),
+    };
+    let mut chunks = chunks;
+    let mut avail = 0;
+    while avail < data.len() {
+        avail = avail.saturating_add(next_len(&mut chunks)).min(data.len());
+        // Fed again from where it backs off (a broken frame).
+        while (s.offset() as usize) < avail {
+            let off = s.offset() as usize;
+            s.feed(&data[off..avail], &mut out);
         }
     }
     s.finish(&mut out);

@@ -173,8 +173,10 @@ fn damaged_streams_keep_every_property() {
         };
         let scanned = check_scanner(&data, seed, max)
             .unwrap_or_else(|e| panic!("round {round} {kind:?}: {e}"));
-        let split = check_splitter(&data, seed, max)
-            .unwrap_or_else(|e| panic!("round {round} {kind:?}: {e}"));
+        let split = check_splitter(&data, seed, max).unwrap_or_else(|e| {
+            std::fs::write("/tmp/wt14_prop_fail.bin", &data).unwrap();
+            panic!("round {round} {kind:?}: {e}")
+        });
         if max != DEFAULT_MAX_FRAME_SIZE {
             continue;
         }
