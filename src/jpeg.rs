@@ -215,6 +215,8 @@ struct Current {
     damaged: bool,
     /// Only the SOI has been read so far.
     fresh: bool,
+    /// An SOFn marker was read (plausible or not).
+    sof_marker: bool,
     /// The first `FF D8 FF` (an SOI followed by a marker) inside one of the
     /// frame's segment payloads: where the next frame starts if this one
     /// turns out to be broken (a length field that ran past its end).
@@ -268,6 +270,9 @@ pub struct Scanner {
     /// Multipart delimiter (`--boundary`) that ends a frame's entropy data
     /// when it follows a line feed; empty when unknown.
     delimiter: Vec<u8>,
+    /// Look for the delimiter in entropy data too (not only in segment
+    /// payloads, where it is always looked for in part mode).
+    entropy_delimiter: bool,
     /// Where the delimiter line being matched starts (its `\r\n` or `\n`).
     delim_start: u64,
     /// The last byte fed, for the `\r` of a `\r\n` split across feeds.
@@ -324,6 +329,7 @@ impl Scanner {
             capture_want: 0,
             segment_len: 0,
             delimiter: Vec::new(),
+            entropy_delimiter: false,
             delim_start: 0,
             last_byte: 0,
             part_mode: false,
@@ -336,11 +342,19 @@ impl Scanner {
         }
     }
 
-    /// Set the multipart delimiter (`--` + boundary) that cuts a frame's
-    /// entropy data when it starts a line; empty for none.
+    /// Set the multipart delimiter (`--` + boundary) that cuts a frame in
+    /// part mode when it starts a line inside a segment payload (and in
+    /// entropy data, if asked for with [`Scanner::set_entropy_delimiter`]);
+    /// empty for none.
     pub fn set_delimiter(&mut self, delimiter: &[u8]) {
         self.delimiter.clear();
         self.delimiter.extend_from_slice(delimiter);
+    }
+
+    /// Whether the delimiter also cuts entropy data (slower: every line
+    /// feed is looked at).
+    pub fn set_entropy_delimiter(&mut self, on: bool) {
+        self.entropy_delimiter = on;
     }
 
     /// Where the current frame starts, if in one.
@@ -549,6 +563,14 @@ impl Scanner {
                     self.state = State::MarkerCode;
                     return i + 1;
                 }
+                if data[i] == SOI
+                    && self.pay_match == 1
+                    && let Some(cur) = self.cur.as_mut()
+                {
+                    // The last payload byte and this one are an SOI: a
+                    // segment cut one byte short by the next frame.
+                    cur.inner_soi.get_or_insert(base + i as u64 - 1);
+                }
                 // Not consumed: looked at again as garbage or while resynchronising.
                 self.damaged(base + i as u64, out);
                 i
@@ -565,10 +587,12 @@ impl Scanner {
                 i + 1
             }
             State::Len1(code) => {
+                self.watch(&data[i..i + 1], base + i as u64, false);
                 self.state = State::Len2(code, data[i]);
                 i + 1
             }
             State::Len2(code, hi) => {
+                self.watch(&data[i..i + 1], base + i as u64, false);
                 let len = u16::from_be_bytes([hi, data[i]]);
                 match u32::from(len).checked_sub(2) {
                     // A table segment longer than its format allows is damage:
@@ -584,7 +608,11 @@ impl Scanner {
                             // field is the next frame's SOI.
                             cur.inner_soi.get_or_insert(base + i as u64 - 1);
                         }
-                        self.damaged(base + i as u64 + 1, out)
+                        self.damaged(base + i as u64 + 1, out);
+                        if data[i] == 0xFF && self.state == State::Entropy {
+                            // The length's last byte may start a marker.
+                            self.state = State::EntropyFf;
+                        }
                     }
                 }
                 i + 1
@@ -593,8 +621,7 @@ impl Scanner {
                 let mut n = usize::try_from(remaining)
                     .unwrap_or(usize::MAX)
                     .min(stop - i);
-                // Walking a multipart part again with its delimiter: a
-                // delimiter line inside a segment ends the part.
+                // A delimiter line inside a segment ends the part.
                 let line_feed = self.part_mode && !self.delimiter.is_empty();
                 let line_feed = line_feed
                     && match memchr(b'\n', &data[i..i + n]) {
@@ -649,7 +676,11 @@ impl Scanner {
                 }
                 i + 1
             }
-            State::Entropy if self.part_mode && !self.delimiter.is_empty() && self.cur.is_some() =>
+            State::Entropy
+                if self.part_mode
+                    && self.entropy_delimiter
+                    && !self.delimiter.is_empty()
+                    && self.cur.is_some() =>
             {
                 // As below, and a line feed may start the multipart delimiter.
                 for k in memchr::memchr2_iter(0xFF, b'\n', &data[i..stop]) {
@@ -737,10 +768,12 @@ impl Scanner {
             seen_sos: false,
             damaged: false,
             fresh: true,
+            sof_marker: false,
             inner_soi: None,
             open_soi: false,
             info: FrameInfo::default(),
         });
+        self.pay_match = 0;
         self.state = State::Marker;
     }
 
@@ -804,10 +837,14 @@ impl Scanner {
                 }
             }
             // A second frame header: the walk has run into another frame.
-            c if is_sof(c) && cur.seen_sof => {
+            c if is_sof(c) && cur.sof_marker => {
                 if !self.broken(pos, out) {
                     self.state = State::Len1(code);
                 }
+            }
+            c if is_sof(c) => {
+                cur.sof_marker = true;
+                self.state = State::Len1(code);
             }
             _ => self.state = State::Len1(code),
         }
@@ -871,7 +908,7 @@ impl Scanner {
             self.capture[self.capture_len..self.capture_len + take].copy_from_slice(&bytes[..take]);
             self.capture_len += take;
         }
-        self.watch_payload(bytes, at);
+        self.watch(bytes, at, true);
     }
 
     /// The payload of segment `code` ended at `at`. Returns whether the
@@ -884,6 +921,14 @@ impl Scanner {
             // reads as the next segment's.
             cur.inner_soi.get_or_insert(at - 2);
         }
+        if self.pay_match == 1
+            && code == SOS
+            && let Some(cur) = self.cur.as_mut()
+        {
+            // A scan header ending with `FF` (never valid): the SOI of a
+            // frame that follows one cut inside its scan header.
+            cur.inner_soi.get_or_insert(at - 1);
+        }
         // An SOI with no EOI after it in the payload: the length ran into
         // the next frame.
         if self.cur.is_some_and(|c| c.open_soi) && self.broken(at, out) {
@@ -893,9 +938,9 @@ impl Scanner {
         false
     }
 
-    /// Watch payload bytes (at offset `at`) for an SOI followed by a marker
-    /// (`FF D8 FF`) and for EOIs after it.
-    fn watch_payload(&mut self, bytes: &[u8], at: u64) {
+    /// Watch header bytes (at offset `at`) for an SOI followed by a marker
+    /// (`FF D8 FF`) and, in a payload, for EOIs after it.
+    fn watch(&mut self, bytes: &[u8], at: u64, in_payload: bool) {
         let Some(cur) = self.cur.as_mut() else {
             return;
         };
@@ -922,7 +967,7 @@ impl Scanner {
                     // `FF D8 FF`: the SOI starts two bytes back.
                     let soi = at + k as u64 - 2;
                     cur.inner_soi.get_or_insert(soi);
-                    cur.open_soi = true;
+                    cur.open_soi |= in_payload;
                     1
                 }
                 (1, 0xFF) => 1,
@@ -933,7 +978,6 @@ impl Scanner {
     }
 
     fn begin_payload(&mut self, code: u8, len: u32) {
-        self.pay_match = 0;
         if let Some(cur) = self.cur.as_mut() {
             cur.open_soi = false;
         }

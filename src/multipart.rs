@@ -262,9 +262,7 @@ impl Splitter {
             self.delimiter.extend_from_slice(b"--");
             self.delimiter.extend_from_slice(&b);
         }
-        if self.delimiter_walk {
-            self.scanner.set_delimiter(&self.delimiter);
-        }
+        self.scanner.set_delimiter(&self.delimiter);
         self.boundary = Some(b);
     }
 
@@ -276,7 +274,7 @@ impl Splitter {
             return false;
         }
         self.delimiter_walk = true;
-        self.scanner.set_delimiter(&self.delimiter);
+        self.scanner.set_entropy_delimiter(true);
         self.scanner.reset(start);
         self.state = State::Body;
         self.offset = start;
@@ -285,7 +283,7 @@ impl Splitter {
 
     fn end_delimiter_walk(&mut self) {
         if std::mem::take(&mut self.delimiter_walk) {
-            self.scanner.set_delimiter(&[]);
+            self.scanner.set_entropy_delimiter(false);
         }
     }
 

@@ -236,7 +236,7 @@ pub fn stream(rng: &mut Rng, good: &[Vec<u8>], format: Format, n: usize) -> (Vec
         } else {
             let kind = rng.below(KINDS.len());
             if std::env::var_os("CORPUS_DEBUG").is_some() {
-                eprintln!("item {k} at {}: {}", data.len(), KINDS[kind]);
+                eprintln!("{format:?} item {k} at {}: {}", data.len(), KINDS[kind]);
             }
             malformed(rng, good, kind)
         };
@@ -293,4 +293,161 @@ pub fn missing(goods: &[Good], outputs: &[Out], check_index: bool) -> Vec<usize>
         })
         .map(|g| g.index)
         .collect()
+}
+
+/// Damage a whole stream further: cut out ranges, flip bits, insert junk
+/// (sometimes full of FF and SOI bytes), as a lossy link or disk would.
+pub fn damage(rng: &mut Rng, data: &mut Vec<u8>) {
+    for _ in 0..1 + rng.below(4) {
+        if data.len() < 16 {
+            return;
+        }
+        match rng.below(3) {
+            0 => {
+                let a = rng.below(data.len() - 1);
+                let b = (a + 1 + rng.below(8000)).min(data.len());
+                data.drain(a..b);
+            }
+            1 => {
+                for _ in 0..1 + rng.below(8) {
+                    let at = rng.below(data.len());
+                    data[at] ^= 1 << rng.below(8);
+                }
+            }
+            _ => {
+                let at = rng.below(data.len());
+                let n = 1 + rng.below(3000);
+                let junk: Vec<u8> = (0..n)
+                    .map(|_| match rng.below(8) {
+                        0 => 0xFF,
+                        1 => 0xD8,
+                        _ => rng.next() as u8,
+                    })
+                    .collect();
+                data.splice(at..at, junk);
+            }
+        }
+    }
+}
+
+/// What the element gives for a frame, everything a consumer can see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementFrame {
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+    pub flags: gst::BufferFlags,
+    pub pts: Option<gst::ClockTime>,
+    pub duration: Option<gst::ClockTime>,
+    /// The part headers meta, as text.
+    pub part: Option<String>,
+}
+
+impl ElementFrame {
+    fn new(b: &gst::Buffer) -> Self {
+        ElementFrame {
+            offset: b.offset(),
+            bytes: b.map_readable().unwrap().to_vec(),
+            flags: b.flags(),
+            pts: b.pts(),
+            duration: b.duration(),
+            part: gst::meta::CustomMeta::from_buffer(b, gstmjpegsplit::PART_META)
+                .ok()
+                .map(|m| m.structure().to_string()),
+        }
+    }
+
+    /// The `X-Index` part header.
+    pub fn index(&self) -> Option<usize> {
+        let part = self.part.as_deref()?;
+        let k = part.find("x-index=(string)")? + 16;
+        part[k..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    }
+}
+
+use gst::prelude::*;
+
+pub fn init() {
+    use std::sync::Once;
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstmjpegsplit::plugin_register_static().expect("register plugin");
+    });
+}
+
+fn stats_of(e: &gst::Element) -> gst::Structure {
+    e.property::<gst::Structure>("stats")
+}
+
+/// Pull mode: `filesrc ! mjpegsplit`. Returns the frames and the stats.
+pub fn element_pull(data: &[u8], tag: &str) -> (Vec<ElementFrame>, gst::Structure) {
+    init();
+    let path = std::env::temp_dir().join(format!(
+        "mjpegsplit-{tag}-{}-{:?}.bin",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&path, data).unwrap();
+    let mut h = gst_check::Harness::new_parse(&format!(
+        "filesrc location={:?} ! mjpegsplit name=split framerate=10/1",
+        path.to_str().unwrap()
+    ));
+    h.play();
+    loop {
+        let ev = h.pull_event().unwrap();
+        if ev.type_() == gst::EventType::Eos {
+            break;
+        }
+    }
+    let frames = std::iter::from_fn(|| h.try_pull())
+        .map(|b| ElementFrame::new(&b))
+        .collect();
+    let bin = h.element().unwrap().downcast::<gst::Bin>().unwrap();
+    let stats = stats_of(&bin.by_name("split").unwrap());
+    let _ = std::fs::remove_file(&path);
+    (frames, stats)
+}
+
+/// Push mode: the bytes pushed into mjpegsplit in pieces of the lengths
+/// `next_len` gives. Returns the frames and the stats.
+pub fn element_push(
+    data: &[u8],
+    mut next_len: impl FnMut() -> usize,
+) -> (Vec<ElementFrame>, gst::Structure) {
+    init();
+    let mut h = gst_check::Harness::new("mjpegsplit");
+    h.element().unwrap().set_property_from_str("framerate", "10/1");
+    h.set_live(false);
+    h.play();
+    h.set_src_caps_str("application/octet-stream");
+    let mut frames = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let n = next_len().clamp(1, data.len() - i);
+        h.push(gst::Buffer::from_slice(data[i..i + n].to_vec()))
+            .unwrap();
+        i += n;
+        while let Some(b) = h.try_pull() {
+            frames.push(ElementFrame::new(&b));
+        }
+    }
+    h.push_event(gst::event::Eos::new());
+    while let Some(b) = h.try_pull() {
+        frames.push(ElementFrame::new(&b));
+    }
+    let stats = stats_of(&h.element().unwrap());
+    (frames, stats)
+}
+
+/// The good frames missing from the element's output (see [`missing`]).
+pub fn missing_from_element(goods: &[Good], frames: &[ElementFrame], check_index: bool) -> Vec<usize> {
+    let outs: Vec<Out> = frames
+        .iter()
+        .map(|f| (f.offset, f.bytes.clone(), f.index()))
+        .collect();
+    missing(goods, &outs, check_index)
 }
