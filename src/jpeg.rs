@@ -217,6 +217,8 @@ struct Current {
     fresh: bool,
     /// An SOFn marker was read (plausible or not).
     sof_marker: bool,
+    /// Where the marker of the segment being read starts.
+    segment_at: u64,
     /// The first `FF D8 FF` (an SOI followed by a marker) inside one of the
     /// frame's segment payloads: where the next frame starts if this one
     /// turns out to be broken (a length field that ran past its end).
@@ -225,6 +227,10 @@ struct Current {
     open_soi: bool,
     info: FrameInfo,
 }
+
+/// Bytes walked again after backing off, per byte walked: bounds the work
+/// on any input to `1 + BACKOFF_BUDGET` times its length.
+const BACKOFF_BUDGET: u64 = 4;
 
 /// Segment bytes kept for parsing; enough for SOF with four components,
 /// the JFIF header and the Adobe header.
@@ -287,7 +293,7 @@ pub struct Scanner {
     pay_match: u8,
     /// The furthest offset walked, and the bytes walked again after backing
     /// off: a back-off is allowed only while `rescanned` stays below
-    /// `high_water`, so the total work is at most twice the input.
+    /// `BACKOFF_BUDGET` times `high_water`, so the work stays linear.
     high_water: u64,
     rescanned: u64,
     /// A broken frame was found: scanning resumes at this earlier offset.
@@ -415,6 +421,12 @@ impl Scanner {
         self.backoff = None;
     }
 
+    /// Bytes walked a second time after backing off from broken frames
+    /// (at most four times the bytes fed).
+    pub fn rescanned(&self) -> u64 {
+        self.rescanned
+    }
+
     /// Absolute offset of the next byte to be fed.
     pub fn offset(&self) -> u64 {
         self.offset
@@ -445,8 +457,8 @@ impl Scanner {
     /// that inner SOI and [`Scanner::offset`] moves back to it: the caller
     /// feeds the bytes from there again. They are never before
     /// [`Scanner::retain_from`] as it was before this call, and the bytes
-    /// walked again in total never exceed the bytes fed, so the work stays
-    /// linear whatever the input.
+    /// walked again in total never exceed four times the bytes fed, so the
+    /// work stays linear whatever the input.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<Event>) -> usize {
         self.part_mode = false;
         self.feed_inner(data, out)
@@ -509,12 +521,28 @@ impl Scanner {
         i
     }
 
-    /// The stream ended: report a frame cut short, if any.
-    pub fn finish(&mut self, out: &mut Vec<Event>) {
+    /// The stream ended: report a frame cut short, if any. Returns false if
+    /// the frame turned out broken (the end came inside its header after it
+    /// swallowed an SOI) and the scanner backed off: feed the bytes from
+    /// [`Scanner::offset`] again, then call `finish` again.
+    #[must_use]
+    pub fn finish(&mut self, out: &mut Vec<Event>) -> bool {
+        let in_header = !matches!(
+            self.state,
+            State::Entropy | State::EntropyFf | State::EntropyDelim(_)
+        );
+        if in_header && self.broken(self.offset, out) {
+            if let Some(to) = self.backoff.take() {
+                self.offset = to;
+                self.last_byte = 0;
+            }
+            return false;
+        }
         if let Some(cur) = self.cur.take() {
             out.push(self.cut_frame(cur, self.offset));
         }
         self.state = State::Search;
+        true
     }
 
     /// Process bytes from `data[i..stop]`, at least one; returns the new index.
@@ -769,6 +797,7 @@ impl Scanner {
             damaged: false,
             fresh: true,
             sof_marker: false,
+            segment_at: start,
             inner_soi: None,
             open_soi: false,
             info: FrameInfo::default(),
@@ -803,6 +832,15 @@ impl Scanner {
             return;
         };
         cur.fresh = false;
+        cur.segment_at = pos - 2;
+        // A frame that ends before its scan, after its walk swallowed an
+        // SOI: that SOI starts the next frame.
+        if matches!(code, SOI | EOI) && !cur.seen_sos && self.broken(pos, out) {
+            return;
+        }
+        let Some(cur) = self.cur.as_mut() else {
+            return;
+        };
         match code {
             SOI => {
                 let cur = *cur;
@@ -883,7 +921,7 @@ impl Scanner {
         };
         self.high_water = self.high_water.max(at);
         let cost = at.saturating_sub(soi);
-        if self.rescanned.saturating_add(cost) > self.high_water {
+        if self.rescanned.saturating_add(cost) > BACKOFF_BUDGET.saturating_mul(self.high_water) {
             return false;
         }
         self.rescanned += cost;
@@ -932,6 +970,17 @@ impl Scanner {
         // An SOI with no EOI after it in the payload: the length ran into
         // the next frame.
         if self.cur.is_some_and(|c| c.open_soi) && self.broken(at, out) {
+            return true;
+        }
+        // A JFIF header right after an SOI that ended a payload: a frame
+        // (JFIF is always its first segment) swallowed by a length field.
+        if code == APP0
+            && self.capture[..self.capture_len].starts_with(b"JFIF\0")
+            && self
+                .cur
+                .is_some_and(|c| c.inner_soi.is_some_and(|soi| c.segment_at == soi + 2))
+            && self.broken(at, out)
+        {
             return true;
         }
         self.end_segment(code);
@@ -1086,12 +1135,15 @@ fn is_sof(code: u8) -> bool {
 pub fn scan_all(data: &[u8], max_frame_size: u64) -> Vec<Event> {
     let mut scanner = Scanner::new(max_frame_size);
     let mut out = Vec::new();
-    while (scanner.offset() as usize) < data.len() {
-        let off = scanner.offset() as usize;
-        scanner.feed(&data[off..], &mut out);
+    loop {
+        while (scanner.offset() as usize) < data.len() {
+            let off = scanner.offset() as usize;
+            scanner.feed(&data[off..], &mut out);
+        }
+        if scanner.finish(&mut out) {
+            return out;
+        }
     }
-    scanner.finish(&mut out);
-    out
 }
 
 #[cfg(test)]

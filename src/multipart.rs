@@ -372,10 +372,17 @@ impl Splitter {
         }
         let mut events = std::mem::take(&mut self.events);
         events.clear();
-        self.scanner.finish(&mut events);
+        let done = self.scanner.finish(&mut events);
         self.emit(&events, out);
         self.events = events;
-        true
+        if !done {
+            // The scanner backed off to the SOI a broken frame swallowed.
+            self.offset = self.scanner.offset();
+            if matches!(self.state, State::ClHead { .. } | State::ClSkip { .. }) {
+                self.state = State::Body;
+            }
+        }
+        done
     }
 
     fn emit(&mut self, events: &[jpeg::Event], out: &mut Vec<Output>) {

@@ -54,7 +54,12 @@ pub fn scan(data: &[u8], max_frame_size: u64, chunks: Option<&mut Chunks>) -> Ve
             s.feed(&data[off..avail], &mut out);
         }
     }
-    s.finish(&mut out);
+    while !s.finish(&mut out) {
+        while (s.offset() as usize) < data.len() {
+            let off = s.offset() as usize;
+            s.feed(&data[off..], &mut out);
+        }
+    }
     out
 }
 

@@ -35,15 +35,23 @@ fn frames(events: &[Event]) -> Vec<Frame> {
 fn scan_chunked(data: &[u8], chunk: impl Fn(usize) -> usize, max: u64) -> Vec<Event> {
     let mut s = Scanner::new(max);
     let mut out = Vec::new();
-    let mut i = 0;
+    let mut avail = 0;
     let mut n = 0;
-    while i < data.len() {
-        let len = chunk(n).clamp(1, data.len() - i);
-        s.feed(&data[i..i + len], &mut out);
-        i += len;
+    while avail < data.len() {
+        avail += chunk(n).clamp(1, data.len() - avail);
         n += 1;
+        // Fed again from where it backs off.
+        while (s.offset() as usize) < avail {
+            let off = s.offset() as usize;
+            s.feed(&data[off..avail], &mut out);
+        }
     }
-    s.finish(&mut out);
+    while !s.finish(&mut out) {
+        while (s.offset() as usize) < data.len() {
+            let off = s.offset() as usize;
+            s.feed(&data[off..], &mut out);
+        }
+    }
     out
 }
 
