@@ -40,7 +40,7 @@ impl Chunks {
 pub fn scan(data: &[u8], max_frame_size: u64, chunks: Option<&mut Chunks>) -> Vec<Event> {
     let mut s = Scanner::new(max_frame_size);
     let mut out = Vec::new();
-    let mut next_len = |c: &mut Option<&mut Chunks>| match c {
+    let next_len = |c: &mut Option<&mut Chunks>| match c {
         Some(c) => c.next_len(),
         None => data.len(),
     };
