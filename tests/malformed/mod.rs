@@ -347,7 +347,8 @@ impl ElementFrame {
         ElementFrame {
             offset: b.offset(),
             bytes: b.map_readable().unwrap().to_vec(),
-            flags: b.flags(),
+            // TAG_MEMORY says whose memory holds the bytes (filesrc's or ours).
+            flags: b.flags() - gst::BufferFlags::TAG_MEMORY,
             pts: b.pts(),
             duration: b.duration(),
             part: gst::meta::CustomMeta::from_buffer(b, gstmjpegsplit::PART_META)
