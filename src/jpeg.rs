@@ -298,6 +298,9 @@ pub struct Scanner {
     rescanned: u64,
     /// A broken frame was found: scanning resumes at this earlier offset.
     backoff: Option<u64>,
+    /// Raw mode: return as soon as the scanner is between frames again
+    /// (see [`Scanner::feed_to_gap`]).
+    stop_at_gap: bool,
 }
 
 /// Why [`Scanner::feed_part`] stopped before the end of its input.
@@ -345,6 +348,7 @@ impl Scanner {
             high_water: 0,
             rescanned: 0,
             backoff: None,
+            stop_at_gap: false,
         }
     }
 
@@ -464,6 +468,24 @@ impl Scanner {
         self.feed_inner(data, out)
     }
 
+    /// Like [`Scanner::feed`], but return as soon as the scanner is between
+    /// frames again after consuming something (after a frame's end, or after
+    /// an `FF` that starts none), so that the caller can look at the bytes
+    /// between frames itself.
+    pub fn feed_to_gap(&mut self, data: &[u8], out: &mut Vec<Event>) -> usize {
+        self.part_mode = false;
+        self.stop_at_gap = true;
+        let n = self.feed_inner(data, out);
+        self.stop_at_gap = false;
+        n
+    }
+
+    /// Between frames, with no marker prefix pending: the next byte is
+    /// looked at only to find an `FF`.
+    pub fn is_between_frames(&self) -> bool {
+        self.cur.is_none() && self.state == State::Search
+    }
+
     /// Scan the body of a multipart part: like [`Scanner::feed`], but stop
     /// right after the first frame event, at the multipart delimiter, or at
     /// the first byte that shows the part is not a JPEG. Returns how many
@@ -484,7 +506,11 @@ impl Scanner {
         let base = self.offset;
         let mut i = 0usize;
         self.stop = None;
-        while i < data.len() && self.stop.is_none() && self.backoff.is_none() {
+        while i < data.len()
+            && self.stop.is_none()
+            && self.backoff.is_none()
+            && !(self.stop_at_gap && i > 0 && self.is_between_frames())
+        {
             // Bytes of the current frame may not go past its size limit.
             let mut stop = data.len();
             if let Some(cur) = &self.cur {

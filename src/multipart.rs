@@ -125,6 +125,9 @@ enum State {
     ClCheck { end: u64, walk_from: Option<u64> },
     /// Skipping the rest of a non-JPEG part body of known length.
     SkipBytes { end: u64 },
+    /// Skipping the body of an HTTP response that is not the stream (a
+    /// `401` challenge, a `302` redirect); detection runs again after it.
+    SkipBody { end: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +159,15 @@ pub struct Splitter {
     content_length: Option<u64>,
     /// The last bytes before a declared part end.
     tail: [u8; TAIL],
+    /// Raw: the text line being read between frames (to see a multipart
+    /// boundary or a new HTTP response there), whether it started at a line
+    /// start, and whether it is too long to matter.
+    gap_line: Vec<u8>,
+    gap_line_start: bool,
+    gap_junk: bool,
+    /// Status code and Content-Length of the HTTP response being read.
+    http_status: Option<u16>,
+    http_length: Option<u64>,
     events: Vec<jpeg::Event>,
     pub stats: Stats,
 }
@@ -209,6 +221,12 @@ fn boundary_param(value: &[u8]) -> Option<Vec<u8>> {
     (!b.is_empty()).then(|| b.to_vec())
 }
 
+/// A line that can only be a multipart delimiter: `--` and a boundary of
+/// printable characters.
+fn is_boundary_line(line: &[u8]) -> bool {
+    line.len() > 2 && line.starts_with(b"--") && line.iter().all(|c| (0x21..=0x7E).contains(c))
+}
+
 fn is_jpeg_type(value: &str) -> bool {
     let v = value.trim().to_ascii_lowercase();
     v.is_empty()
@@ -238,6 +256,11 @@ impl Splitter {
             body_start: 0,
             content_length: None,
             tail: [0; TAIL],
+            gap_line: Vec::new(),
+            gap_line_start: true,
+            gap_junk: false,
+            http_status: None,
+            http_length: None,
             events: Vec::new(),
             stats: Stats::default(),
         }
@@ -405,9 +428,15 @@ impl Splitter {
         match self.state {
             State::Detect => self.detect(data),
             State::Raw => {
+                if self.scanner.is_between_frames() && data[0] != 0xFF {
+                    return self.raw_gap(data);
+                }
+                // Bytes the scanner takes end any text line.
+                self.gap_line.clear();
+                self.gap_line_start = false;
                 let mut events = std::mem::take(&mut self.events);
                 events.clear();
-                let n = self.scanner.feed(data, &mut events);
+                let n = self.scanner.feed_to_gap(data, &mut events);
                 self.emit(&events, out);
                 self.events = events;
                 self.advance(n);
@@ -416,6 +445,15 @@ impl Splitter {
                 n
             }
             State::Text(mode) => self.text(mode, data),
+            State::SkipBody { end } => {
+                let n = usize::try_from(end - self.offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                if self.offset + n as u64 == end {
+                    self.enter_detect();
+                }
+                self.advance(n)
+            }
             State::SkipBytes { end } => {
                 let n = usize::try_from(end - self.offset)
                     .unwrap_or(usize::MAX)
@@ -448,7 +486,7 @@ impl Splitter {
                 let line = std::mem::take(&mut self.line);
                 let line = trim(&line);
                 if line.starts_with(b"HTTP/") {
-                    self.state = State::Text(Text::Http);
+                    self.new_response(line);
                 } else if line.starts_with(b"--") || header_line(line).is_some() {
                     self.format = Format::Multipart;
                     self.enter_parts();
@@ -481,6 +519,85 @@ impl Splitter {
         }
     }
 
+    /// Between raw frames: read the bytes up to the next `FF` as text
+    /// lines. A multipart boundary line switches to multipart from there (a
+    /// stream joined in the middle of a part); an HTTP status line starts a
+    /// new response (a recording of a `401` or `302` and then the stream).
+    fn raw_gap(&mut self, data: &[u8]) -> usize {
+        let end = memchr(0xFF, data).unwrap_or(data.len());
+        let mut k = 0;
+        while k < end {
+            let (line_end, complete) = match memchr(b'\n', &data[k..end]) {
+                Some(j) => (k + j + 1, true),
+                None => (end, false),
+            };
+            if self.gap_line_start && !self.gap_junk {
+                if self.gap_line.len() + (line_end - k) > MAX_LINE {
+                    self.gap_junk = true;
+                    self.gap_line.clear();
+                } else {
+                    self.gap_line.extend_from_slice(&data[k..line_end]);
+                }
+            }
+            k = line_end;
+            if !complete {
+                break;
+            }
+            let was_start = self.gap_line_start && !self.gap_junk;
+            self.gap_line_start = true;
+            self.gap_junk = false;
+            let line = std::mem::take(&mut self.gap_line);
+            let text = trim(&line);
+            if was_start && text.starts_with(b"HTTP/1.") {
+                self.advance(k);
+                self.new_response(text);
+                return k;
+            }
+            if was_start && is_boundary_line(text) {
+                self.advance(k);
+                self.format = match self.format {
+                    Format::HttpRaw | Format::HttpMultipart => Format::HttpMultipart,
+                    _ => Format::Multipart,
+                };
+                self.enter_parts();
+                self.line_done(Text::Parts, text);
+                return k;
+            }
+            self.gap_line = line;
+            self.gap_line.clear();
+        }
+        self.advance(end);
+        self.scanner.reset(self.offset);
+        end
+    }
+
+    /// An HTTP status line: read the response's headers; what follows them
+    /// is detected anew.
+    fn new_response(&mut self, status_line: &[u8]) {
+        self.format = Format::Unknown;
+        self.boundary = None;
+        self.delimiter.clear();
+        self.scanner.set_delimiter(&[]);
+        self.headers.clear();
+        self.http_status = status_line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|t| !t.is_empty())
+            .nth(1)
+            .and_then(|t| std::str::from_utf8(t).ok()?.parse().ok());
+        self.http_length = None;
+        self.state = State::Text(Text::Http);
+        self.at_line_start = true;
+    }
+
+    /// Detection runs again from here.
+    fn enter_detect(&mut self) {
+        self.state = State::Detect;
+        self.line.clear();
+        self.gap_line.clear();
+        self.gap_line_start = true;
+        self.gap_junk = false;
+    }
+
     fn enter_parts(&mut self) {
         self.state = State::Text(Text::Parts);
         self.at_line_start = true;
@@ -489,6 +606,9 @@ impl Splitter {
     fn enter_raw(&mut self) {
         self.state = State::Raw;
         self.scanner.reset(self.offset);
+        self.gap_line.clear();
+        self.gap_line_start = true;
+        self.gap_junk = false;
     }
 
     /// Text: read lines and act on each.
@@ -537,6 +657,19 @@ impl Splitter {
         match mode {
             Text::Http => {
                 if line.is_empty() {
+                    if self.http_status.is_some_and(|s| !(200..300).contains(&s)) {
+                        // Not the stream (a challenge, a redirect): skip its
+                        // body, then detect what follows.
+                        match self.http_length {
+                            Some(l) if l > 0 => {
+                                self.state = State::SkipBody {
+                                    end: self.offset.saturating_add(l),
+                                }
+                            }
+                            _ => self.enter_detect(),
+                        }
+                        return;
+                    }
                     if self.format == Format::HttpMultipart {
                         self.enter_parts();
                     } else {
@@ -544,6 +677,11 @@ impl Splitter {
                         self.enter_raw();
                     }
                     return;
+                }
+                if let Some((name, value)) = header_line(line)
+                    && name.eq_ignore_ascii_case(b"content-length")
+                {
+                    self.http_length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
                 }
                 if let Some((name, value)) = header_line(line)
                     && name.eq_ignore_ascii_case(b"content-type")
@@ -561,6 +699,7 @@ impl Splitter {
                     self.delimiter_line(line);
                 }
             }
+            Text::Parts if line.starts_with(b"HTTP/1.") => self.new_response(line),
             Text::Parts => {
                 if line.is_empty() {
                     if !self.headers.is_empty() {
