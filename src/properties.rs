@@ -180,3 +180,89 @@ pub fn fuzz_input(data: &[u8]) -> Option<(u64, u64, &[u8])> {
     };
     Some((u64::from_le_bytes(seed), max, stream))
 }
+
+/// A damaged stream built from good JPEG `frames` by the bytes of `recipe`
+/// (for the fuzz targets): each item is a good frame or a malformed one (cut
+/// inside a marker segment or its entropy data, a length field made longer
+/// or shorter, bits flipped), written raw or as a multipart part with an
+/// exact, wrong or missing Content-Length; junk and cuts come in between.
+pub fn damaged_stream(recipe: &[u8], frames: &[&[u8]]) -> Vec<u8> {
+    let mut data = Vec::new();
+    if frames.is_empty() {
+        return data;
+    }
+    let mut r = recipe.iter().copied();
+    let mut next = move || r.next();
+    let multipart = next().unwrap_or(0) % 3;
+    if multipart == 2 {
+        data.extend_from_slice(
+            b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=fz\r\n\r\n",
+        );
+    }
+    while let Some(op) = next() {
+        let f = frames[usize::from(next().unwrap_or(0)) % frames.len()];
+        let a = usize::from(next().unwrap_or(0)) << 8 | usize::from(next().unwrap_or(0));
+        let mut body = f.to_vec();
+        match op % 8 {
+            // Cut (inside a header segment when `a` is small).
+            0 | 1 => body.truncate(a % f.len().max(1)),
+            // A length field made longer or shorter.
+            2 => {
+                let at = 4 + (a % 6) * 20;
+                if at + 1 < body.len() {
+                    body[at] = next().unwrap_or(0);
+                    body[at + 1] = next().unwrap_or(0);
+                }
+            }
+            // Bits flipped.
+            3 => {
+                let at = a % body.len().max(1);
+                if let Some(b) = body.get_mut(at) {
+                    *b ^= next().unwrap_or(1) | 1;
+                }
+            }
+            // Junk between frames, sometimes full of FF and SOI bytes.
+            4 => {
+                let n = a % 300;
+                for k in 0..n {
+                    data.push(match k % 5 {
+                        0 => 0xFF,
+                        1 => 0xD8,
+                        _ => next().unwrap_or(0x55),
+                    });
+                }
+            }
+            _ => {}
+        }
+        if multipart > 0 {
+            let len = match next().unwrap_or(0) % 4 {
+                0 => None,
+                1 => Some(body.len().saturating_add(a % 3000)),
+                2 => Some(body.len().saturating_sub(a % 3000)),
+                _ => Some(body.len()),
+            };
+            data.extend_from_slice(b"--fz\r\nContent-Type: image/jpeg\r\n");
+            if let Some(l) = len {
+                data.extend_from_slice(format!("Content-Length: {l}\r\n").as_bytes());
+            }
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(&body);
+        if multipart > 0 {
+            data.extend_from_slice(b"\r\n");
+        }
+    }
+    data
+}
+
+/// The splitter fed in fixed pieces of `n` bytes gives what it gives whole
+/// (the element's pull and push reads); returns a description otherwise.
+pub fn check_piece_sizes(data: &[u8], max: u64) -> Result<(), String> {
+    let whole = split(data, max, None);
+    for n in [1, 7, 512] {
+        if split_with(data, max, || n).0 != whole {
+            return Err(format!("splitter: {n}-byte pieces changed the frames"));
+        }
+    }
+    Ok(())
+}
