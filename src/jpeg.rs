@@ -202,6 +202,9 @@ enum State {
     Entropy,
     /// Entropy-coded data, the last byte was `FF`.
     EntropyFf,
+    /// Where a marker should be, after a segment that ended inside a line:
+    /// this many bytes of the multipart delimiter have matched so far.
+    MarkerDelim(usize),
     /// Entropy-coded data after `\n`: this many bytes of the multipart
     /// delimiter (`--boundary`) have matched so far.
     EntropyDelim(usize),
@@ -370,6 +373,12 @@ impl Scanner {
     /// Where the current frame starts, if in one.
     pub fn frame_start(&self) -> Option<u64> {
         self.cur.map(|c| c.start)
+    }
+
+    /// Whether the current frame's header walked clean: a plausible SOF and
+    /// nothing skipped where a marker should have been.
+    pub fn header_ok(&self) -> bool {
+        self.cur.is_some_and(|c| c.seen_sof && !c.damaged)
     }
 
     /// Whether the current frame has reached its entropy-coded data.
@@ -648,11 +657,26 @@ impl Scanner {
             State::Len2(code, hi) => {
                 self.watch(&data[i..i + 1], base + i as u64, false);
                 let len = u16::from_be_bytes([hi, data[i]]);
+                if data[i] == b'\n' && self.part_mode && !self.delimiter.is_empty() {
+                    // The length field may be the line end before a delimiter.
+                    self.delim_start = base + i as u64 - u64::from(hi == b'\r');
+                }
                 match u32::from(len).checked_sub(2) {
                     // A table segment longer than its format allows is damage:
                     // skipping it could swallow the next frame.
                     Some(payload) if payload <= max_payload(code) => {
-                        self.begin_payload(code, payload)
+                        self.begin_payload(code, payload);
+                        if data[i] == b'\n'
+                            && self.part_mode
+                            && !self.delimiter.is_empty()
+                            && let State::Payload { code, remaining } = self.state
+                        {
+                            self.state = State::PayloadDelim {
+                                code,
+                                remaining,
+                                matched: 0,
+                            };
+                        }
                     }
                     _ => {
                         if [hi, data[i]] == [0xFF, SOI]
@@ -666,6 +690,12 @@ impl Scanner {
                         if data[i] == 0xFF && self.state == State::Entropy {
                             // The length's last byte may start a marker.
                             self.state = State::EntropyFf;
+                        } else if data[i] == b'\n'
+                            && self.part_mode
+                            && !self.delimiter.is_empty()
+                            && self.state == State::Entropy
+                        {
+                            self.state = State::EntropyDelim(0);
                         }
                     }
                 }
@@ -687,15 +717,22 @@ impl Scanner {
                     };
                 self.payload_bytes(&data[i..i + n], base + i as u64);
                 let remaining = remaining - n as u32;
-                if remaining == 0 {
-                    self.payload_end(code, base + (i + n) as u64, out);
-                    return i + n;
-                }
-                self.state = State::Payload { code, remaining };
                 if line_feed {
                     let at = i + n - 1;
                     let prev = if at > 0 { data[at - 1] } else { self.last_byte };
                     self.delim_start = base + at as u64 - u64::from(prev == b'\r');
+                }
+                if remaining == 0 {
+                    if self.payload_end(code, base + (i + n) as u64, out) {
+                        return i + n;
+                    }
+                    if line_feed {
+                        self.delimiter_after_segment(0);
+                    }
+                    return i + n;
+                }
+                self.state = State::Payload { code, remaining };
+                if line_feed {
                     self.state = State::PayloadDelim {
                         code,
                         remaining,
@@ -720,7 +757,10 @@ impl Scanner {
                 self.payload_bytes(&data[i..i + 1], base + i as u64);
                 let remaining = remaining - 1;
                 if remaining == 0 {
-                    self.payload_end(code, base + i as u64 + 1, out);
+                    let at = base + i as u64 + 1;
+                    if !self.payload_end(code, at, out) {
+                        self.delimiter_after_segment(matched + 1);
+                    }
                 } else {
                     self.state = State::PayloadDelim {
                         code,
@@ -779,6 +819,19 @@ impl Scanner {
                 }
                 stop
             }
+            State::MarkerDelim(k) => {
+                if self.delimiter.get(k) != Some(&data[i]) {
+                    // Not the delimiter: these bytes were no marker.
+                    self.state = State::Marker;
+                    self.damaged(base + i as u64, out);
+                    return i;
+                }
+                if k + 1 < self.delimiter.len() {
+                    self.state = State::MarkerDelim(k + 1);
+                    return i + 1;
+                }
+                self.delimiter_found(i + 1, out)
+            }
             State::EntropyDelim(k) => {
                 if self.delimiter.get(k) != Some(&data[i]) {
                     // Not the delimiter: the byte is entropy data again.
@@ -801,6 +854,17 @@ impl Scanner {
                 }
                 i + 1
             }
+        }
+    }
+
+    /// A segment ended inside a line that may be the multipart delimiter
+    /// (`matched` bytes of it so far): the match goes on where a marker or
+    /// entropy data should follow.
+    fn delimiter_after_segment(&mut self, matched: usize) {
+        match self.state {
+            State::Marker => self.state = State::MarkerDelim(matched),
+            State::Entropy => self.state = State::EntropyDelim(matched),
+            _ => {}
         }
     }
 
@@ -998,10 +1062,10 @@ impl Scanner {
         if self.cur.is_some_and(|c| c.open_soi) && self.broken(at, out) {
             return true;
         }
-        // A JFIF header right after an SOI that ended a payload: a frame
-        // (JFIF is always its first segment) swallowed by a length field.
-        if code == APP0
-            && self.capture[..self.capture_len].starts_with(b"JFIF\0")
+        // An APPn segment (JFIF, Exif, Adobe: what follows an SOI) right
+        // after an SOI that ended a payload: a frame swallowed by a length
+        // field.
+        if (0xE0..=0xEF).contains(&code)
             && self
                 .cur
                 .is_some_and(|c| c.inner_soi.is_some_and(|soi| c.segment_at == soi + 2))

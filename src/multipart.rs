@@ -842,6 +842,11 @@ impl Splitter {
                     self.check_length(end, None);
                 }
             }
+            // A damaged header is not trusted to skip its entropy data.
+            Some(Stop::Entropy) if !self.scanner.header_ok() => {
+                self.stats.length_mismatches += 1;
+                self.state = State::Body;
+            }
             Some(Stop::Entropy) => {
                 let end = fast_end.unwrap_or(self.offset);
                 if end >= self.offset + 2 {
