@@ -226,6 +226,9 @@ struct Current {
     /// frame's segment payloads: where the next frame starts if this one
     /// turns out to be broken (a length field that ran past its end).
     inner_soi: Option<u64>,
+    /// The last such SOI (the first is where to back off to; this one may
+    /// turn out to start a frame right where a segment ended).
+    last_soi: Option<u64>,
     /// The payload being read holds an `FF D8 FF` not followed by an EOI.
     open_soi: bool,
     info: FrameInfo,
@@ -234,6 +237,14 @@ struct Current {
 /// Bytes walked again after backing off, per byte walked: bounds the work
 /// on any input to `1 + BACKOFF_BUDGET` times its length.
 const BACKOFF_BUDGET: u64 = 4;
+
+impl Current {
+    /// An SOI (seen at `at`) inside the frame's walk.
+    fn note_soi(&mut self, at: u64) {
+        self.inner_soi.get_or_insert(at);
+        self.last_soi = Some(at);
+    }
+}
 
 /// Segment bytes kept for parsing; enough for SOF with four components,
 /// the JFIF header and the Adobe header.
@@ -632,7 +643,7 @@ impl Scanner {
                 {
                     // The last payload byte and this one are an SOI: a
                     // segment cut one byte short by the next frame.
-                    cur.inner_soi.get_or_insert(base + i as u64 - 1);
+                    cur.note_soi(base + i as u64 - 1);
                 }
                 // Not consumed: looked at again as garbage or while resynchronising.
                 self.damaged(base + i as u64, out);
@@ -684,7 +695,7 @@ impl Scanner {
                         {
                             // A frame cut right after a marker: the length
                             // field is the next frame's SOI.
-                            cur.inner_soi.get_or_insert(base + i as u64 - 1);
+                            cur.note_soi(base + i as u64 - 1);
                         }
                         self.damaged(base + i as u64 + 1, out);
                         if data[i] == 0xFF && self.state == State::Entropy {
@@ -889,6 +900,7 @@ impl Scanner {
             sof_marker: false,
             segment_at: start,
             inner_soi: None,
+            last_soi: None,
             open_soi: false,
             info: FrameInfo::default(),
         });
@@ -1047,7 +1059,7 @@ impl Scanner {
         {
             // The payload ends with `FF D8`: an SOI whose marker the walk
             // reads as the next segment's.
-            cur.inner_soi.get_or_insert(at - 2);
+            cur.note_soi(at - 2);
         }
         if self.pay_match == 1
             && code == SOS
@@ -1055,7 +1067,7 @@ impl Scanner {
         {
             // A scan header ending with `FF` (never valid): the SOI of a
             // frame that follows one cut inside its scan header.
-            cur.inner_soi.get_or_insert(at - 1);
+            cur.note_soi(at - 1);
         }
         // An SOI with no EOI after it in the payload: the length ran into
         // the next frame.
@@ -1068,7 +1080,7 @@ impl Scanner {
         if (0xE0..=0xEF).contains(&code)
             && self
                 .cur
-                .is_some_and(|c| c.inner_soi.is_some_and(|soi| c.segment_at == soi + 2))
+                .is_some_and(|c| c.last_soi.is_some_and(|soi| c.segment_at == soi + 2))
             && self.broken(at, out)
         {
             return true;
@@ -1105,7 +1117,7 @@ impl Scanner {
                 (_, 0xFF) if self.pay_match == 2 => {
                     // `FF D8 FF`: the SOI starts two bytes back.
                     let soi = at + k as u64 - 2;
-                    cur.inner_soi.get_or_insert(soi);
+                    cur.note_soi(soi);
                     cur.open_soi |= in_payload;
                     1
                 }

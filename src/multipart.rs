@@ -123,6 +123,10 @@ enum State {
     /// stays in this part; if not, the part is walked (from `walk_from` if
     /// its entropy data was skipped, else on from `end`).
     ClCheck { end: u64, walk_from: Option<u64> },
+    /// The delimiter is at the declared end but no EOI before it: the
+    /// skipped entropy data is walked up to `end` (with the delimiter looked
+    /// for), the frame cut there if nothing ends it before.
+    ClWalk { end: u64 },
     /// Skipping the rest of a non-JPEG part body of known length.
     SkipBytes { end: u64 },
     /// Skipping the body of an HTTP response that is not the stream (a
@@ -341,9 +345,8 @@ impl Splitter {
             | State::Body
             | State::ClHead { .. }
             | State::ClSkip { .. }
-            | State::ClCheck { .. } => {
-                self.scanner.retain_from().min(self.offset)
-            }
+            | State::ClCheck { .. }
+            | State::ClWalk { .. } => self.scanner.retain_from().min(self.offset),
             _ => self.offset,
         }
     }
@@ -463,7 +466,7 @@ impl Splitter {
                 }
                 self.advance(n)
             }
-            State::Body | State::ClHead { .. } => self.body(data, out),
+            State::Body | State::ClHead { .. } | State::ClWalk { .. } => self.body(data, out),
             State::ClSkip { end, walk_from } => self.cl_skip(data, end, walk_from, out),
             State::ClCheck { end, walk_from } => self.cl_check(data, end, walk_from, out),
         }
@@ -789,21 +792,22 @@ impl Splitter {
     /// path, its header section).
     fn body(&mut self, data: &[u8], out: &mut Vec<Output>) -> usize {
         let fast_end = match self.state {
-            State::ClHead { end } => Some(end),
+            State::ClHead { end } | State::ClWalk { end } => Some(end),
             _ => None,
         };
+        let header_only = matches!(self.state, State::ClHead { .. });
         // The fast path never walks past the declared end of the part.
         let data = match fast_end {
-            Some(end) => &data[..usize::try_from(end - self.offset)
-                .unwrap_or(usize::MAX)
-                .min(data.len())],
+            Some(end) => {
+                &data[..usize::try_from(end - self.offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len())]
+            }
             None => data,
         };
         let mut events = std::mem::take(&mut self.events);
         events.clear();
-        let (n, stop) = self
-            .scanner
-            .feed_part(data, fast_end.is_some(), &mut events);
+        let (n, stop) = self.scanner.feed_part(data, header_only, &mut events);
         // A frame cut short (by the next SOI, or by growing too large) may
         // really have ended at the next part's boundary: walk it again, this
         // time looking for the delimiter. Complete frames never pay for that.
@@ -838,8 +842,14 @@ impl Splitter {
                 if let Some(end) = fast_end
                     && self.offset == end
                 {
-                    // The part ends inside the JPEG header section.
-                    self.check_length(end, None);
+                    if header_only {
+                        // The part ends inside the JPEG header section.
+                        self.check_length(end, None);
+                    } else {
+                        // Walked up to the delimiter the length pointed at.
+                        self.end_delimiter_walk();
+                        self.length_confirmed(end, out);
+                    }
                 }
             }
             // A damaged header is not trusted to skip its entropy data.
@@ -1021,6 +1031,15 @@ impl Splitter {
         self.advance(n);
         match verdict {
             None => {}
+            Some(true) if walk_from.is_some_and(|w| w < end) => {
+                // Walk the skipped entropy data: an EOI or a delimiter
+                // before the end may end the frame there.
+                self.line.clear();
+                self.offset = walk_from.unwrap_or(end);
+                self.state = State::ClWalk { end };
+                self.delimiter_walk = true;
+                self.scanner.set_entropy_delimiter(true);
+            }
             Some(true) => {
                 let bytes = std::mem::take(&mut self.line);
                 self.length_confirmed(end, out);

@@ -31,7 +31,9 @@ fn split_outputs(data: &[u8], chunk: usize) -> Vec<Out> {
 }
 
 fn frame_list(data: &[u8]) -> String {
-    let (o, _) = split_with(data, gstmjpegsplit::jpeg::DEFAULT_MAX_FRAME_SIZE, || data.len());
+    let (o, _) = split_with(data, gstmjpegsplit::jpeg::DEFAULT_MAX_FRAME_SIZE, || {
+        data.len()
+    });
     o.iter()
         .map(|x| match x {
             Output::Frame {
@@ -40,7 +42,9 @@ fn frame_list(data: &[u8]) -> String {
                 "frame {}..{} complete {} damaged {} by_length {by_length}\n",
                 frame.start, frame.end, frame.complete, frame.damaged
             ),
-            Output::Dropped { start, end, reason } => format!("dropped {start}..{end} {reason:?}\n"),
+            Output::Dropped { start, end, reason } => {
+                format!("dropped {start}..{end} {reason:?}\n")
+            }
         })
         .collect()
 }
@@ -64,13 +68,22 @@ fn splitter_keeps_every_good_frame() {
                 out[k] += goods.len() - miss.len();
                 if !miss.is_empty() {
                     failed = true;
-                    report.push(format!("{format:?} seed {seed} chunk {chunk}: missing {miss:?}"));
+                    report.push(format!(
+                        "{format:?} seed {seed} chunk {chunk}: missing {miss:?}"
+                    ));
                     if std::env::var_os("CORPUS_DEBUG").is_some() {
                         let name = format!("/tmp/wt14_corpus_{format:?}_{seed}");
                         std::fs::write(format!("{name}.bin"), &data).unwrap();
                         let goods: String = goods
                             .iter()
-                            .map(|g| format!("good {} at {}..{}\n", g.index, g.start, g.start as usize + g.bytes.len()))
+                            .map(|g| {
+                                format!(
+                                    "good {} at {}..{}\n",
+                                    g.index,
+                                    g.start,
+                                    g.start as usize + g.bytes.len()
+                                )
+                            })
                             .collect();
                         std::fs::write(format!("{name}.txt"), goods + &frame_list(&data)).unwrap();
                     }

@@ -86,7 +86,9 @@ fn damaged_streams_give_the_same_frames_pulled_and_pushed() {
 #[test]
 fn a_part_cut_short_with_a_length_2000_too_long_in_512_byte_reads() {
     let good = good_frames();
-    let mut data = b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=frame\r\n\r\n".to_vec();
+    let mut data =
+        b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=frame\r\n\r\n"
+            .to_vec();
     let mut expected = Vec::new();
     for k in 0..12 {
         let f = &good[8 + k % 6];
@@ -115,7 +117,10 @@ fn a_part_cut_short_with_a_length_2000_too_long_in_512_byte_reads() {
     let (pulled, pull_stats) = element_pull(&data, "cl2000");
     let (pushed, push_stats) = element_push(&data, || 512);
     compare("Content-Length 2000 too long", &pulled, &pushed);
-    assert_eq!(missing_from_element(&expected, &pushed, true), Vec::<usize>::new());
+    assert_eq!(
+        missing_from_element(&expected, &pushed, true),
+        Vec::<usize>::new()
+    );
     for stats in [&pull_stats, &push_stats] {
         assert_eq!(stats.get::<&str>("format").unwrap(), "http-multipart");
     }
@@ -123,8 +128,14 @@ fn a_part_cut_short_with_a_length_2000_too_long_in_512_byte_reads() {
     for f in pushed.iter().filter(|f| f.index() != Some(4)) {
         let k = f.index().unwrap();
         assert!(
-            f.part.as_deref().unwrap().contains(&format!("x-timestamp=(string)\"{}.000000\"", 1_700_000_000 + k))
-                || f.part.as_deref().unwrap().contains(&format!("x-timestamp=(string){}.000000", 1_700_000_000 + k)),
+            f.part.as_deref().unwrap().contains(&format!(
+                "x-timestamp=(string)\"{}.000000\"",
+                1_700_000_000 + k
+            )) || f
+                .part
+                .as_deref()
+                .unwrap()
+                .contains(&format!("x-timestamp=(string){}.000000", 1_700_000_000 + k)),
             "{:?}",
             f.part
         );

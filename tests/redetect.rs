@@ -56,13 +56,15 @@ fn check(data: &[u8], frames: &[Vec<u8>], format: &str) {
 #[test]
 fn digest_and_redirect_recordings_follow_the_second_response() {
     let frames: Vec<Vec<u8>> = good_frames().into_iter().take(6).collect();
-    let ok = "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myboundary\r\n\r\n";
+    let ok =
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myboundary\r\n\r\n";
     let body = "<html><body>401 Unauthorized</body></html>\n";
     let digest = format!(
         "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"cam\", qop=\"auth\", nonce=\"5f1b\"\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let redirect = "HTTP/1.1 302 Found\r\nLocation: http://cam/video.cgi\r\nContent-Length: 0\r\n\r\n";
+    let redirect =
+        "HTTP/1.1 302 Found\r\nLocation: http://cam/video.cgi\r\nContent-Length: 0\r\n\r\n";
     for first in [digest.as_str(), redirect] {
         let data = [first.as_bytes(), ok.as_bytes(), &timed_parts(&frames)].concat();
         check(&data, &frames, "http-multipart");

@@ -384,8 +384,15 @@ fn a_frame_cut_inside_its_exif_segment_does_not_take_the_next_one() {
     for cut in [app1 + 3, app1 + 100, 300, 600, 900] {
         let (data, ranges) = concat(&[&EXIF_THUMB[..cut], GRAY, RGB]);
         let f = frames(&scan_all(&data, DEFAULT_MAX_FRAME_SIZE));
-        let got: Vec<(u64, u64)> = f.iter().filter(|f| f.complete).map(|f| (f.start, f.end)).collect();
-        assert!(got.contains(&ranges[1]) && got.contains(&ranges[2]), "cut {cut}: {got:?}");
+        let got: Vec<(u64, u64)> = f
+            .iter()
+            .filter(|f| f.complete)
+            .map(|f| (f.start, f.end))
+            .collect();
+        assert!(
+            got.contains(&ranges[1]) && got.contains(&ranges[2]),
+            "cut {cut}: {got:?}"
+        );
         // Chunking does not matter.
         assert_eq!(
             scan_chunked(&data, |n| 1 + n % 7, DEFAULT_MAX_FRAME_SIZE),
@@ -402,7 +409,10 @@ fn a_truncated_frame_at_the_end_of_the_stream_gives_back_the_soi_it_swallowed() 
     let (data, ranges) = concat(&[&RGB[..dqt + 30], &GRAY[..GRAY.len() - 10]]);
     let ev = scan_all(&data, DEFAULT_MAX_FRAME_SIZE);
     let f = frames(&ev);
-    assert_eq!(f.last().map(|f| (f.start, f.complete)), Some((ranges[1].0, false)));
+    assert_eq!(
+        f.last().map(|f| (f.start, f.complete)),
+        Some((ranges[1].0, false))
+    );
 }
 
 #[test]

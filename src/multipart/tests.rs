@@ -451,7 +451,9 @@ fn assert_timed_parts(out: &[Output]) {
             _ => None,
         })
         .collect();
-    let expected: Vec<(String, bool)> = (0..FRAMES.len()).map(|k| (format!("{}.5", 100 + k), true)).collect();
+    let expected: Vec<(String, bool)> = (0..FRAMES.len())
+        .map(|k| (format!("{}.5", 100 + k), true))
+        .collect();
     assert_eq!(timed, expected);
 }
 
@@ -463,8 +465,14 @@ fn a_second_http_response_is_detected_again() {
         "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"abc\"\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let ok = "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myboundary\r\n\r\n";
-    let data = [challenge.as_bytes(), ok.as_bytes(), &timed_parts("myboundary")].concat();
+    let ok =
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myboundary\r\n\r\n";
+    let data = [
+        challenge.as_bytes(),
+        ok.as_bytes(),
+        &timed_parts("myboundary"),
+    ]
+    .concat();
     let (out, s) = assert_frames(&data, &FRAMES);
     assert_timed_parts(&out);
     assert_eq!(s.format(), Format::HttpMultipart);
@@ -474,7 +482,12 @@ fn a_second_http_response_is_detected_again() {
         "HTTP/1.1 302 Found\r\nLocation: /video\r\nContent-Length: 0\r\n\r\n",
         "HTTP/1.0 302 Found\r\nLocation: /video\r\n\r\n<a href=\"/video\">moved</a>\r\n",
     ] {
-        let data = [redirect.as_bytes(), ok.as_bytes(), &timed_parts("myboundary")].concat();
+        let data = [
+            redirect.as_bytes(),
+            ok.as_bytes(),
+            &timed_parts("myboundary"),
+        ]
+        .concat();
         let (out, s) = assert_frames(&data, &FRAMES);
         assert_timed_parts(&out);
         assert_eq!(s.format(), Format::HttpMultipart);

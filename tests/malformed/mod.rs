@@ -136,15 +136,15 @@ pub fn malformed(rng: &mut Rng, good: &[Vec<u8>], kind: usize) -> Vec<u8> {
         1 => {
             let s = pick_seg(rng, &f, &[0xDB]).unwrap();
             cut_in(rng, s)
-        },
+        }
         2 => {
             let s = pick_seg(rng, &f, &[0xE1]).unwrap();
             cut_in(rng, s)
-        },
+        }
         3 => {
             let s = pick_seg(rng, &f, &[0xC0, 0xC1, 0xC2, 0xDA]).unwrap();
             cut_in(rng, s)
-        },
+        }
         4 => {
             let e = entropy_start(&f);
             f[..e + rng.below(f.len() - 2 - e)].to_vec()
@@ -165,8 +165,12 @@ pub fn malformed(rng: &mut Rng, good: &[Vec<u8>], kind: usize) -> Vec<u8> {
             let segs: Vec<Seg> = segments(&f).into_iter().filter(|s| s.len >= 8).collect();
             let s = segs[rng.below(segs.len())];
             let at = s.at + 4 + rng.below(s.len - 5);
-            let marker: &[u8] = [&[0xFF, 0xD8, 0xFF][..], &[0xFF, 0xD9], &[0xFF, 0xDA], &[0xFF, 0xC4]]
-                [rng.below(4)];
+            let marker: &[u8] = [
+                &[0xFF, 0xD8, 0xFF][..],
+                &[0xFF, 0xD9],
+                &[0xFF, 0xDA],
+                &[0xFF, 0xC4],
+            ][rng.below(4)];
             let n = marker.len().min(s.at + 2 + s.len - at);
             v[at..at + n].copy_from_slice(&marker[..n]);
             v
@@ -253,7 +257,9 @@ pub fn stream(rng: &mut Rng, good: &[Vec<u8>], format: Format, n: usize) -> (Vec
             _ => None,
         };
         if format != Format::Raw {
-            data.extend(format!("--frame\r\nContent-Type: image/jpeg\r\nX-Index: {k}\r\n").as_bytes());
+            data.extend(
+                format!("--frame\r\nContent-Type: image/jpeg\r\nX-Index: {k}\r\n").as_bytes(),
+            );
             if let Some(l) = len {
                 data.extend(format!("Content-Length: {l}\r\n").as_bytes());
             }
@@ -287,9 +293,9 @@ pub fn missing(goods: &[Good], outputs: &[Out], check_index: bool) -> Vec<usize>
     goods
         .iter()
         .filter(|g| {
-            !found.get(&g.start).is_some_and(|(_, b, i)| {
-                *b == g.bytes && (!check_index || *i == Some(g.index))
-            })
+            !found
+                .get(&g.start)
+                .is_some_and(|(_, b, i)| *b == g.bytes && (!check_index || *i == Some(g.index)))
         })
         .map(|g| g.index)
         .collect()
@@ -421,7 +427,9 @@ pub fn element_push(
 ) -> (Vec<ElementFrame>, gst::Structure) {
     init();
     let mut h = gst_check::Harness::new("mjpegsplit");
-    h.element().unwrap().set_property_from_str("framerate", "10/1");
+    h.element()
+        .unwrap()
+        .set_property_from_str("framerate", "10/1");
     h.set_live(false);
     h.play();
     h.set_src_caps_str("application/octet-stream");
@@ -445,7 +453,11 @@ pub fn element_push(
 }
 
 /// The good frames missing from the element's output (see [`missing`]).
-pub fn missing_from_element(goods: &[Good], frames: &[ElementFrame], check_index: bool) -> Vec<usize> {
+pub fn missing_from_element(
+    goods: &[Good],
+    frames: &[ElementFrame],
+    check_index: bool,
+) -> Vec<usize> {
     let outs: Vec<Out> = frames
         .iter()
         .map(|f| (f.offset, f.bytes.clone(), f.index()))
