@@ -310,6 +310,8 @@ pub struct Scanner {
     /// `BACKOFF_BUDGET` times `high_water`, so the work stays linear.
     high_water: u64,
     rescanned: u64,
+    /// Back-offs not taken for lack of budget.
+    refused: u64,
     /// A broken frame was found: scanning resumes at this earlier offset.
     backoff: Option<u64>,
     /// Raw mode: return as soon as the scanner is between frames again
@@ -361,6 +363,7 @@ impl Scanner {
             pay_match: 0,
             high_water: 0,
             rescanned: 0,
+            refused: 0,
             backoff: None,
             stop_at_gap: false,
         }
@@ -449,6 +452,12 @@ impl Scanner {
     /// (at most four times the bytes fed).
     pub fn rescanned(&self) -> u64 {
         self.rescanned
+    }
+
+    /// Broken frames not backed off from because the budget was spent: a
+    /// frame reported since may hold a frame it swallowed.
+    pub fn backoffs_refused(&self) -> u64 {
+        self.refused
     }
 
     /// Absolute offset of the next byte to be fed.
@@ -816,8 +825,11 @@ impl Scanner {
                 stop
             }
             State::Entropy => {
-                // Hot loop: stuffed `FF 00` and RSTn are skipped here without a
-                // state change; anything else goes through `EntropyFf`.
+                // Hot loop: 64-byte windows with no marker in them are
+                // skipped whole; in the first one that may hold one, stuffed
+                // `FF 00` and RSTn are skipped without a state change, and
+                // anything else goes through `EntropyFf`.
+                let i = skip_plain_windows(data, i, stop);
                 for k in memchr::memchr_iter(0xFF, &data[i..stop]) {
                     let at = i + k;
                     match data.get(at + 1) {
@@ -1024,6 +1036,7 @@ impl Scanner {
         self.high_water = self.high_water.max(at);
         let cost = at.saturating_sub(soi);
         if self.rescanned.saturating_add(cost) > BACKOFF_BUDGET.saturating_mul(self.high_water) {
+            self.refused += 1;
             return false;
         }
         self.rescanned += cost;
@@ -1195,6 +1208,38 @@ impl Scanner {
             _ => {}
         }
     }
+}
+
+/// Window of entropy data tested at once by [`skip_plain_windows`].
+const WINDOW: usize = 64;
+
+/// Whether the 64-byte window `w[..64]` may hold a marker: an `FF` followed
+/// (in `w[1..65]`) by anything but `00` (stuffing) or `D0`–`D7` (RSTn).
+/// Branch-free over the window, so that the compiler vectorises it.
+fn window_may_hold_marker(w: &[u8; WINDOW + 1]) -> bool {
+    let mut hit = 0u8;
+    for k in 0..WINDOW {
+        let next = w[k + 1];
+        let plain = (next == 0) | (next & 0xF8 == 0xD0);
+        hit |= u8::from(w[k] == 0xFF) & u8::from(!plain);
+    }
+    hit != 0
+}
+
+/// The first index from `i` whose 64-byte window may hold a marker (or
+/// near `stop`, where windows no longer fit): entropy data before it is
+/// plain.
+fn skip_plain_windows(data: &[u8], mut i: usize, stop: usize) -> usize {
+    while let Some(w) = data.get(i..i + WINDOW + 1)
+        && i + WINDOW < stop
+    {
+        let w: &[u8; WINDOW + 1] = w.try_into().expect("window length");
+        if window_may_hold_marker(w) {
+            break;
+        }
+        i += WINDOW;
+    }
+    i
 }
 
 /// The largest payload a segment can have: tables and frame/scan headers

@@ -356,6 +356,11 @@ impl Splitter {
         self.scanner.in_frame()
     }
 
+    /// See [`Scanner::backoffs_refused`].
+    pub fn backoffs_refused(&self) -> u64 {
+        self.scanner.backoffs_refused()
+    }
+
     /// Feed bytes starting at [`Splitter::offset`]. Returns how many were
     /// consumed; if fewer than `data.len()`, the offset moved back and the
     /// bytes from the new offset must be fed again (a Content-Length that did
