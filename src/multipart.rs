@@ -134,6 +134,28 @@ enum State {
     SkipBody { end: u64 },
 }
 
+/// The stream framing: feed it the bytes of a stream, get its frames.
+///
+/// **Contract with the caller** (the element's adapter, the pull-mode
+/// index, the property tests):
+///
+/// * Bytes are fed from [`Splitter::offset`] on, in pieces of any size.
+///   [`Splitter::feed`] may stop early with [`Splitter::offset`] moved back
+///   (a *rewind*: entropy data skipped by a Content-Length that did not
+///   hold, a frame walked again to look for the delimiter in it, the SOI a
+///   broken frame swallowed); the caller then feeds again from the new
+///   offset, as often as asked, before feeding new bytes.
+///   [`Splitter::finish`] asks the same way by returning false.
+/// * A rewind never goes before the value [`Splitter::retain_from`] had
+///   when the caller last had fed everything it had: bytes before that may
+///   be dropped then, and only then (not between the rewinds of one feed
+///   loop). So a caller that keeps `retain_from()..` of what it has read
+///   always has every byte asked for again.
+/// * Rewinds are bounded: each part or frame is walked again at most a few
+///   times, and the scanner's back-offs re-walk at most four times the
+///   bytes fed ([`Scanner::rescanned`]), so any feed loop ends and the
+///   work stays linear.
+/// * The outputs do not depend on the piece sizes.
 #[derive(Debug, Clone)]
 pub struct Splitter {
     scanner: Scanner,
@@ -363,8 +385,8 @@ impl Splitter {
 
     /// Feed bytes starting at [`Splitter::offset`]. Returns how many were
     /// consumed; if fewer than `data.len()`, the offset moved back and the
-    /// bytes from the new offset must be fed again (a Content-Length that did
-    /// not hold: its skipped entropy data is walked after all).
+    /// bytes from the new offset must be fed again (see the contract on
+    /// [`Splitter`]).
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<Output>) -> usize {
         let mut i = 0;
         while i < data.len() {

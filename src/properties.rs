@@ -92,20 +92,47 @@ pub fn split_with(
     let mut s = Splitter::new(max_frame_size);
     let mut out = Vec::new();
     let mut avail = 0;
+    // As the element does: after each feed loop, only the bytes from
+    // `retain_from()` on are kept; the splitter must never ask for, or
+    // output a frame with, bytes before that (the contract on `Splitter`).
+    let mut kept = 0;
+    let feed_to = |s: &mut Splitter, out: &mut Vec<Output>, avail: usize, kept: u64| {
+        let reported = out.len();
+        while (s.offset() as usize) < avail {
+            let off = s.offset();
+            assert!(off >= kept, "splitter rewound to {off}, before {kept}");
+            s.feed(&data[off as usize..avail], out);
+        }
+        check_kept(&out[reported..], kept);
+    };
     while avail < data.len() {
         avail = avail.saturating_add(next_len().max(1)).min(data.len());
-        while (s.offset() as usize) < avail {
-            let off = s.offset() as usize;
-            s.feed(&data[off..avail], &mut out);
-        }
+        feed_to(&mut s, &mut out, avail, kept);
+        kept = s.retain_from();
     }
-    while !s.finish(&mut out) {
-        while (s.offset() as usize) < data.len() {
-            let off = s.offset() as usize;
-            s.feed(&data[off..], &mut out);
+    loop {
+        let reported = out.len();
+        let done = s.finish(&mut out);
+        check_kept(&out[reported..], kept);
+        if done {
+            break;
         }
+        feed_to(&mut s, &mut out, data.len(), kept);
     }
     (out, s)
+}
+
+fn check_kept(outputs: &[Output], kept: u64) {
+    for o in outputs {
+        if let Output::Frame { frame, .. } = o {
+            assert!(
+                frame.start >= kept,
+                "frame {}..{} output after bytes before {kept} were dropped",
+                frame.start,
+                frame.end
+            );
+        }
+    }
 }
 
 fn well_formed(data: &[u8], f: &Frame, max: u64) -> Result<(), String> {
