@@ -23,10 +23,20 @@
 //!   *incomplete* and starts the next one.
 //! * Bytes where a marker should be (a damaged header) are skipped up to the
 //!   next marker, as libjpeg does; the frame is then marked damaged.
+//! * **Recovery.** A frame cut inside a marker segment leaves a length field
+//!   that points into the next frame: walking it swallows that frame's SOI.
+//!   The walk keeps the first SOI (`FF D8 FF`) it meets inside a segment
+//!   (or in a length field, or across a segment's end), and when the frame
+//!   then proves broken (no marker where one must be, a second SOF, a
+//!   payload holding an SOI without its EOI, an APPn segment right after
+//!   such an SOI, the end of the frame or the stream before its scan), the
+//!   frame is reported cut at that SOI and the scanner *backs off* to it:
+//!   the caller feeds those bytes again ([`Scanner::feed`]).
 //!
-//! Each input byte is looked at at most once across calls: the scanner keeps
-//! its whole state, including partial length fields and marker prefixes, so
-//! no byte is ever rescanned. The cost is linear in the input.
+//! The scanner keeps its whole state across calls, including partial length
+//! fields and marker prefixes, so a byte is looked at again only after a
+//! back-off; back-offs re-walk at most four times the bytes fed in all
+//! ([`Scanner::rescanned`]). The cost is linear in the input.
 
 use memchr::memchr;
 

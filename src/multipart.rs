@@ -8,18 +8,26 @@
 //!   bytes decide. `FF` → raw JPEGs; `HTTP/1.x` → a response whose headers are
 //!   read (the boundary of its Content-Type is kept as a hint); a `--…` line or
 //!   a `Name: value` line → multipart; anything else → raw (the JPEG scanner
-//!   skips garbage).
+//!   skips garbage). It runs again at a new HTTP status line (between raw
+//!   frames or multipart parts: a `curl -i --digest` or `curl -i -L`
+//!   recording, whose `401` or `302` response body is skipped), and a
+//!   `--boundary` line between raw frames switches to multipart there (a
+//!   stream joined in the middle of a part).
 //! * **Part headers**: names in any case, any blanks around values, LF or
 //!   CRLF, a boundary with or without its leading `--`, duplicated boundary
 //!   lines, closing delimiters, a first part without a boundary line. The
 //!   boundary seen in the body wins over the HTTP header's.
 //! * **Bodies**: a part with a `Content-Length` is jumped over: the header
-//!   section is walked (for the SOF), the entropy data is not, and the frame
-//!   is output when its last declared byte arrives if an EOI ends it there
-//!   (trailing blanks allowed). Otherwise ("too short", "too long") the caller
+//!   section is walked (for the SOF, never past the declared end), the
+//!   entropy data is not, and the frame is output when its last declared
+//!   byte arrives if an EOI ends it there (trailing blanks allowed). If not,
+//!   the delimiter right after the declared end confirms the length: the part
+//!   is walked up to there and the frame cut there, so the damage stays in
+//!   that part. Without the delimiter ("too short", "too long") the caller
 //!   is asked to feed the skipped bytes again and the frame is found by the
-//!   marker walk, as for parts without a length. Inside the entropy data the
-//!   multipart delimiter ends a truncated frame.
+//!   marker walk, as for parts without a length. A delimiter line inside a
+//!   segment ends a broken frame, and so does one inside the entropy data
+//!   when a frame cut short is walked again.
 //! * Empty parts give nothing; non-JPEG parts are skipped and counted.
 
 use crate::jpeg::{self, DropReason, Frame, Scanner, Stop};
