@@ -53,7 +53,7 @@ fn compare(what: &str, pulled: &[ElementFrame], pushed: &[ElementFrame]) {
 fn damaged_streams_give_the_same_frames_pulled_and_pushed() {
     let good = good_frames();
     let mut rng = Rng(0xE1E_4E47);
-    for round in 0..20 {
+    for round in 0..60 {
         let format = FORMATS[round % FORMATS.len()];
         let (mut data, _) = stream(&mut rng, &good, format, 30);
         if round % 4 != 0 {
