@@ -520,3 +520,49 @@ fn a_stream_joined_in_the_middle_of_a_part_becomes_multipart() {
     let (out, _) = assert_frames(&data, &FRAMES);
     assert_timed_parts(&out);
 }
+
+#[test]
+fn a_delimiter_at_the_declared_end_keeps_the_damage_in_its_part() {
+    // Part 1 holds a JPEG cut inside its APP1 (EXIF) segment, with an exact
+    // Content-Length (and then without one): the APP1 length points far
+    // into part 2, whose frame and headers must come out intact.
+    let cut = &EXIF[..300];
+    for with_length in [true, false] {
+        let mut data = Vec::new();
+        for (k, body) in [cut, GRAY, RGB].iter().enumerate() {
+            data.extend(format!("--b\r\nContent-Type: image/jpeg\r\nX-Part: {k}\r\n").as_bytes());
+            if with_length {
+                data.extend(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+            }
+            data.extend(b"\r\n");
+            data.extend_from_slice(body);
+            data.extend(b"\r\n");
+        }
+        let (out, s) = check(&data);
+        let complete: Vec<(&[u8], String)> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Frame { frame, headers, .. } if frame.complete => Some((
+                    &data[frame.start as usize..frame.end as usize],
+                    headers
+                        .iter()
+                        .find(|(n, _)| n == "x-part")
+                        .unwrap()
+                        .1
+                        .clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            complete,
+            vec![(GRAY, "1".to_string()), (RGB, "2".to_string())],
+            "with length: {with_length}"
+        );
+        if with_length {
+            // The delimiter confirmed the length: no fallback to the walk.
+            assert_eq!(s.stats.length_mismatches, 0);
+            assert_eq!(s.stats.fast_path_frames, 2);
+        }
+    }
+}
