@@ -92,9 +92,11 @@ pub fn split_with(
     let mut s = Splitter::new(max_frame_size);
     let mut out = Vec::new();
     let mut avail = 0;
-    // As the element does: after each feed loop, only the bytes from
-    // `retain_from()` on are kept; the splitter must never ask for, or
-    // output a frame with, bytes before that (the contract on `Splitter`).
+    // As the element does: the frames are taken out of the bytes kept, in
+    // order, and after each feed loop only the bytes from `retain_from()`
+    // (and from the end of the last frame) on are kept; the splitter must
+    // never ask for, or output a frame with, bytes before that (the
+    // contract on `Splitter`).
     let mut kept = 0;
     let feed_to = |s: &mut Splitter, out: &mut Vec<Output>, avail: usize, kept: u64| {
         let reported = out.len();
@@ -103,26 +105,27 @@ pub fn split_with(
             assert!(off >= kept, "splitter rewound to {off}, before {kept}");
             s.feed(&data[off as usize..avail], out);
         }
-        check_kept(&out[reported..], kept);
+        take_frames(&out[reported..], kept)
     };
     while avail < data.len() {
         avail = avail.saturating_add(next_len().max(1)).min(data.len());
-        feed_to(&mut s, &mut out, avail, kept);
-        kept = s.retain_from();
+        kept = feed_to(&mut s, &mut out, avail, kept).max(s.retain_from());
     }
     loop {
         let reported = out.len();
         let done = s.finish(&mut out);
-        check_kept(&out[reported..], kept);
+        kept = take_frames(&out[reported..], kept);
         if done {
             break;
         }
-        feed_to(&mut s, &mut out, data.len(), kept);
+        kept = feed_to(&mut s, &mut out, data.len(), kept);
     }
     (out, s)
 }
 
-fn check_kept(outputs: &[Output], kept: u64) {
+/// Take the frames of `outputs` out of the bytes kept from `kept` on, in
+/// order; returns where the kept bytes start then.
+fn take_frames(outputs: &[Output], mut kept: u64) -> u64 {
     for o in outputs {
         if let Output::Frame { frame, .. } = o {
             assert!(
@@ -131,8 +134,10 @@ fn check_kept(outputs: &[Output], kept: u64) {
                 frame.start,
                 frame.end
             );
+            kept = frame.end;
         }
     }
+    kept
 }
 
 fn well_formed(data: &[u8], f: &Frame, max: u64) -> Result<(), String> {
