@@ -508,9 +508,9 @@ impl Scanner {
     }
 
     /// Like [`Scanner::feed`], but return as soon as the scanner is between
-    /// frames again after consuming something (after a frame's end, or after
-    /// an `FF` that starts none), so that the caller can look at the bytes
-    /// between frames itself.
+    /// frames again (after a frame's end or drop, or after an `FF` that
+    /// starts none; possibly having consumed nothing), so that the caller
+    /// can look at the bytes between frames itself.
     pub fn feed_to_gap(&mut self, data: &[u8], out: &mut Vec<Event>) -> usize {
         self.part_mode = false;
         self.stop_at_gap = true;
@@ -545,10 +545,11 @@ impl Scanner {
         let base = self.offset;
         let mut i = 0usize;
         self.stop = None;
+        let began_between = self.is_between_frames();
         while i < data.len()
             && self.stop.is_none()
             && self.backoff.is_none()
-            && !(self.stop_at_gap && i > 0 && self.is_between_frames())
+            && !(self.stop_at_gap && (i > 0 || !began_between) && self.is_between_frames())
         {
             // Bytes of the current frame may not go past its size limit.
             let mut stop = data.len();
