@@ -552,6 +552,9 @@ impl Splitter {
                 self.format = Format::Raw;
                 self.line.clear();
                 self.enter_raw();
+                // The rest of that line is no boundary or status line (how
+                // much of it was read here depends on the chunking).
+                self.gap_line_start = false;
                 0
             }
         }
