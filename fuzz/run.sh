@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT OR Apache-2.0
-# Coverage-guided fuzzing of the scanner and the multipart splitter with
+# Coverage-guided fuzzing of the scanner and the multipart splitter (and of
+# damaged streams built from real frames: fuzz_targets/damaged.rs) with
 # libFuzzer, on stable Rust (no nightly, no cargo-fuzz: the sanitizer-coverage
 # instrumentation cargo-fuzz adds is passed here as stable -C flags).
 #
-#   fuzz/run.sh build                build both targets
+#   fuzz/run.sh build                build the targets
 #   fuzz/run.sh run RUNS [JOBS]      run each target for RUNS executions (e.g. 10000000)
 #   fuzz/run.sh time SECONDS         run each target for SECONDS
 #
@@ -48,15 +49,17 @@ run() { # target, libFuzzer args...
         -artifact_prefix="$ROOT/target/fuzz-artifacts/$t/" -max_len=300000 -print_final_stats=1 "$@"
 }
 
-# Run both targets in parallel (one per core); fail if either finds a crash.
+TARGETS=(scanner splitter damaged)
+
+# Run the targets in parallel; fail if any finds a crash.
 both() {
-    local pids=() status=0 t
-    for t in scanner splitter; do
+    local pids=() status=0 t i
+    for t in "${TARGETS[@]}"; do
         run "$t" "$@" > "$ROOT/target/fuzz-$t.log" 2>&1 &
         pids+=($!)
     done
-    for i in 0 1; do
-        t=$([ "$i" = 0 ] && echo scanner || echo splitter)
+    for i in "${!TARGETS[@]}"; do
+        t=${TARGETS[$i]}
         if ! wait "${pids[$i]}"; then
             status=1
             echo "[$t] FAILED: see target/fuzz-$t.log and target/fuzz-artifacts/$t/" >&2

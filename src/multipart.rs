@@ -8,18 +8,26 @@
 //!   bytes decide. `FF` → raw JPEGs; `HTTP/1.x` → a response whose headers are
 //!   read (the boundary of its Content-Type is kept as a hint); a `--…` line or
 //!   a `Name: value` line → multipart; anything else → raw (the JPEG scanner
-//!   skips garbage).
+//!   skips garbage). It runs again at a new HTTP status line (between raw
+//!   frames or multipart parts: a `curl -i --digest` or `curl -i -L`
+//!   recording, whose `401` or `302` response body is skipped), and a
+//!   `--boundary` line between raw frames switches to multipart there (a
+//!   stream joined in the middle of a part).
 //! * **Part headers**: names in any case, any blanks around values, LF or
 //!   CRLF, a boundary with or without its leading `--`, duplicated boundary
 //!   lines, closing delimiters, a first part without a boundary line. The
 //!   boundary seen in the body wins over the HTTP header's.
 //! * **Bodies**: a part with a `Content-Length` is jumped over: the header
-//!   section is walked (for the SOF), the entropy data is not, and the frame
-//!   is output when its last declared byte arrives if an EOI ends it there
-//!   (trailing blanks allowed). Otherwise ("too short", "too long") the caller
+//!   section is walked (for the SOF, never past the declared end), the
+//!   entropy data is not, and the frame is output when its last declared
+//!   byte arrives if an EOI ends it there (trailing blanks allowed). If not,
+//!   the delimiter right after the declared end confirms the length: the part
+//!   is walked up to there and the frame cut there, so the damage stays in
+//!   that part. Without the delimiter ("too short", "too long") the caller
 //!   is asked to feed the skipped bytes again and the frame is found by the
-//!   marker walk, as for parts without a length. Inside the entropy data the
-//!   multipart delimiter ends a truncated frame.
+//!   marker walk, as for parts without a length. A delimiter line inside a
+//!   segment ends a broken frame, and so does one inside the entropy data
+//!   when a frame cut short is walked again.
 //! * Empty parts give nothing; non-JPEG parts are skipped and counted.
 
 use crate::jpeg::{self, DropReason, Frame, Scanner, Stop};
@@ -118,10 +126,44 @@ enum State {
     ClHead { end: u64 },
     /// Content-Length fast path: skipping entropy data up to `end`.
     ClSkip { end: u64, walk_from: u64 },
+    /// The JPEG does not end where the Content-Length says (`end`): is the
+    /// multipart delimiter there? If so, the length holds and the damage
+    /// stays in this part; if not, the part is walked (from `walk_from` if
+    /// its entropy data was skipped, else on from `end`).
+    ClCheck { end: u64, walk_from: Option<u64> },
+    /// The delimiter is at the declared end but no EOI before it: the
+    /// skipped entropy data is walked up to `end` (with the delimiter looked
+    /// for), the frame cut there if nothing ends it before.
+    ClWalk { end: u64 },
     /// Skipping the rest of a non-JPEG part body of known length.
     SkipBytes { end: u64 },
+    /// Skipping the body of an HTTP response that is not the stream (a
+    /// `401` challenge, a `302` redirect); detection runs again after it.
+    SkipBody { end: u64 },
 }
 
+/// The stream framing: feed it the bytes of a stream, get its frames.
+///
+/// **Contract with the caller** (the element's adapter, the pull-mode
+/// index, the property tests):
+///
+/// * Bytes are fed from [`Splitter::offset`] on, in pieces of any size.
+///   [`Splitter::feed`] may stop early with [`Splitter::offset`] moved back
+///   (a *rewind*: entropy data skipped by a Content-Length that did not
+///   hold, a frame walked again to look for the delimiter in it, the SOI a
+///   broken frame swallowed); the caller then feeds again from the new
+///   offset, as often as asked, before feeding new bytes.
+///   [`Splitter::finish`] asks the same way by returning false.
+/// * A rewind never goes before the value [`Splitter::retain_from`] had
+///   when the caller last had fed everything it had: bytes before that may
+///   be dropped then, and only then (not between the rewinds of one feed
+///   loop). So a caller that keeps `retain_from()..` of what it has read
+///   always has every byte asked for again.
+/// * Rewinds are bounded: each part or frame is walked again at most a few
+///   times, and the scanner's back-offs re-walk at most four times the
+///   bytes fed ([`Scanner::rescanned`]), so any feed loop ends and the
+///   work stays linear.
+/// * The outputs do not depend on the piece sizes.
 #[derive(Debug, Clone)]
 pub struct Splitter {
     scanner: Scanner,
@@ -151,6 +193,15 @@ pub struct Splitter {
     content_length: Option<u64>,
     /// The last bytes before a declared part end.
     tail: [u8; TAIL],
+    /// Raw: the text line being read between frames (to see a multipart
+    /// boundary or a new HTTP response there), whether it started at a line
+    /// start, and whether it is too long to matter.
+    gap_line: Vec<u8>,
+    gap_line_start: bool,
+    gap_junk: bool,
+    /// Status code and Content-Length of the HTTP response being read.
+    http_status: Option<u16>,
+    http_length: Option<u64>,
     events: Vec<jpeg::Event>,
     pub stats: Stats,
 }
@@ -204,6 +255,12 @@ fn boundary_param(value: &[u8]) -> Option<Vec<u8>> {
     (!b.is_empty()).then(|| b.to_vec())
 }
 
+/// A line that can only be a multipart delimiter: `--` and a boundary of
+/// printable characters.
+fn is_boundary_line(line: &[u8]) -> bool {
+    line.len() > 2 && line.starts_with(b"--") && line.iter().all(|c| (0x21..=0x7E).contains(c))
+}
+
 fn is_jpeg_type(value: &str) -> bool {
     let v = value.trim().to_ascii_lowercase();
     v.is_empty()
@@ -233,6 +290,11 @@ impl Splitter {
             body_start: 0,
             content_length: None,
             tail: [0; TAIL],
+            gap_line: Vec::new(),
+            gap_line_start: true,
+            gap_junk: false,
+            http_status: None,
+            http_length: None,
             events: Vec::new(),
             stats: Stats::default(),
         }
@@ -257,9 +319,7 @@ impl Splitter {
             self.delimiter.extend_from_slice(b"--");
             self.delimiter.extend_from_slice(&b);
         }
-        if self.delimiter_walk {
-            self.scanner.set_delimiter(&self.delimiter);
-        }
+        self.scanner.set_delimiter(&self.delimiter);
         self.boundary = Some(b);
     }
 
@@ -271,7 +331,7 @@ impl Splitter {
             return false;
         }
         self.delimiter_walk = true;
-        self.scanner.set_delimiter(&self.delimiter);
+        self.scanner.set_entropy_delimiter(true);
         self.scanner.reset(start);
         self.state = State::Body;
         self.offset = start;
@@ -280,7 +340,7 @@ impl Splitter {
 
     fn end_delimiter_walk(&mut self) {
         if std::mem::take(&mut self.delimiter_walk) {
-            self.scanner.set_delimiter(&[]);
+            self.scanner.set_entropy_delimiter(false);
         }
     }
 
@@ -311,9 +371,12 @@ impl Splitter {
     /// or to be fed again). Everything before it can be discarded.
     pub fn retain_from(&self) -> u64 {
         match self.state {
-            State::Raw | State::Body | State::ClHead { .. } | State::ClSkip { .. } => {
-                self.scanner.retain_from().min(self.offset)
-            }
+            State::Raw
+            | State::Body
+            | State::ClHead { .. }
+            | State::ClSkip { .. }
+            | State::ClCheck { .. }
+            | State::ClWalk { .. } => self.scanner.retain_from().min(self.offset),
             _ => self.offset,
         }
     }
@@ -323,10 +386,15 @@ impl Splitter {
         self.scanner.in_frame()
     }
 
+    /// See [`Scanner::backoffs_refused`].
+    pub fn backoffs_refused(&self) -> u64 {
+        self.scanner.backoffs_refused()
+    }
+
     /// Feed bytes starting at [`Splitter::offset`]. Returns how many were
     /// consumed; if fewer than `data.len()`, the offset moved back and the
-    /// bytes from the new offset must be fed again (a Content-Length that did
-    /// not hold: its skipped entropy data is walked after all).
+    /// bytes from the new offset must be fed again (see the contract on
+    /// [`Splitter`]).
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<Output>) -> usize {
         let mut i = 0;
         while i < data.len() {
@@ -344,6 +412,10 @@ impl Splitter {
     /// The stream ended. Returns false if bytes from [`Splitter::offset`]
     /// must be fed again first (then call `finish` again).
     pub fn finish(&mut self, out: &mut Vec<Output>) -> bool {
+        if let State::ClCheck { end, .. } = self.state {
+            // The stream ends after the declared length: it holds.
+            self.length_confirmed(end, out);
+        }
         if let State::ClSkip { walk_from, .. } = self.state {
             self.state = State::Body;
             self.offset = walk_from;
@@ -361,10 +433,17 @@ impl Splitter {
         }
         let mut events = std::mem::take(&mut self.events);
         events.clear();
-        self.scanner.finish(&mut events);
+        let done = self.scanner.finish(&mut events);
         self.emit(&events, out);
         self.events = events;
-        true
+        if !done {
+            // The scanner backed off to the SOI a broken frame swallowed.
+            self.offset = self.scanner.offset();
+            if matches!(self.state, State::ClHead { .. } | State::ClSkip { .. }) {
+                self.state = State::Body;
+            }
+        }
+        done
     }
 
     fn emit(&mut self, events: &[jpeg::Event], out: &mut Vec<Output>) {
@@ -387,14 +466,32 @@ impl Splitter {
         match self.state {
             State::Detect => self.detect(data),
             State::Raw => {
+                if self.scanner.is_between_frames() && data[0] != 0xFF {
+                    return self.raw_gap(data);
+                }
+                // Bytes the scanner takes end any text line.
+                self.gap_line.clear();
+                self.gap_line_start = false;
                 let mut events = std::mem::take(&mut self.events);
                 events.clear();
-                self.scanner.feed(data, &mut events);
+                let n = self.scanner.feed_to_gap(data, &mut events);
                 self.emit(&events, out);
                 self.events = events;
-                self.advance(data.len())
+                self.advance(n);
+                // The scanner backed off to the SOI a broken frame swallowed.
+                self.offset = self.offset.min(self.scanner.offset());
+                n
             }
             State::Text(mode) => self.text(mode, data),
+            State::SkipBody { end } => {
+                let n = usize::try_from(end - self.offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                if self.offset + n as u64 == end {
+                    self.enter_detect();
+                }
+                self.advance(n)
+            }
             State::SkipBytes { end } => {
                 let n = usize::try_from(end - self.offset)
                     .unwrap_or(usize::MAX)
@@ -404,8 +501,9 @@ impl Splitter {
                 }
                 self.advance(n)
             }
-            State::Body | State::ClHead { .. } => self.body(data, out),
+            State::Body | State::ClHead { .. } | State::ClWalk { .. } => self.body(data, out),
             State::ClSkip { end, walk_from } => self.cl_skip(data, end, walk_from, out),
+            State::ClCheck { end, walk_from } => self.cl_check(data, end, walk_from, out),
         }
     }
 
@@ -426,7 +524,7 @@ impl Splitter {
                 let line = std::mem::take(&mut self.line);
                 let line = trim(&line);
                 if line.starts_with(b"HTTP/") {
-                    self.state = State::Text(Text::Http);
+                    self.new_response(line);
                 } else if line.starts_with(b"--") || header_line(line).is_some() {
                     self.format = Format::Multipart;
                     self.enter_parts();
@@ -454,9 +552,91 @@ impl Splitter {
                 self.format = Format::Raw;
                 self.line.clear();
                 self.enter_raw();
+                // The rest of that line is no boundary or status line (how
+                // much of it was read here depends on the chunking).
+                self.gap_line_start = false;
                 0
             }
         }
+    }
+
+    /// Between raw frames: read the bytes up to the next `FF` as text
+    /// lines. A multipart boundary line switches to multipart from there (a
+    /// stream joined in the middle of a part); an HTTP status line starts a
+    /// new response (a recording of a `401` or `302` and then the stream).
+    fn raw_gap(&mut self, data: &[u8]) -> usize {
+        let end = memchr(0xFF, data).unwrap_or(data.len());
+        let mut k = 0;
+        while k < end {
+            let (line_end, complete) = match memchr(b'\n', &data[k..end]) {
+                Some(j) => (k + j + 1, true),
+                None => (end, false),
+            };
+            if self.gap_line_start && !self.gap_junk {
+                if self.gap_line.len() + (line_end - k) > MAX_LINE {
+                    self.gap_junk = true;
+                    self.gap_line.clear();
+                } else {
+                    self.gap_line.extend_from_slice(&data[k..line_end]);
+                }
+            }
+            k = line_end;
+            if !complete {
+                break;
+            }
+            let was_start = self.gap_line_start && !self.gap_junk;
+            self.gap_line_start = true;
+            self.gap_junk = false;
+            let line = std::mem::take(&mut self.gap_line);
+            let text = trim(&line);
+            if was_start && text.starts_with(b"HTTP/1.") {
+                self.advance(k);
+                self.new_response(text);
+                return k;
+            }
+            if was_start && is_boundary_line(text) {
+                self.advance(k);
+                self.format = match self.format {
+                    Format::HttpRaw | Format::HttpMultipart => Format::HttpMultipart,
+                    _ => Format::Multipart,
+                };
+                self.enter_parts();
+                self.line_done(Text::Parts, text);
+                return k;
+            }
+            self.gap_line = line;
+            self.gap_line.clear();
+        }
+        self.advance(end);
+        self.scanner.reset(self.offset);
+        end
+    }
+
+    /// An HTTP status line: read the response's headers; what follows them
+    /// is detected anew.
+    fn new_response(&mut self, status_line: &[u8]) {
+        self.format = Format::Unknown;
+        self.boundary = None;
+        self.delimiter.clear();
+        self.scanner.set_delimiter(&[]);
+        self.headers.clear();
+        self.http_status = status_line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|t| !t.is_empty())
+            .nth(1)
+            .and_then(|t| std::str::from_utf8(t).ok()?.parse().ok());
+        self.http_length = None;
+        self.state = State::Text(Text::Http);
+        self.at_line_start = true;
+    }
+
+    /// Detection runs again from here.
+    fn enter_detect(&mut self) {
+        self.state = State::Detect;
+        self.line.clear();
+        self.gap_line.clear();
+        self.gap_line_start = true;
+        self.gap_junk = false;
     }
 
     fn enter_parts(&mut self) {
@@ -467,6 +647,9 @@ impl Splitter {
     fn enter_raw(&mut self) {
         self.state = State::Raw;
         self.scanner.reset(self.offset);
+        self.gap_line.clear();
+        self.gap_line_start = true;
+        self.gap_junk = false;
     }
 
     /// Text: read lines and act on each.
@@ -515,6 +698,19 @@ impl Splitter {
         match mode {
             Text::Http => {
                 if line.is_empty() {
+                    if self.http_status.is_some_and(|s| !(200..300).contains(&s)) {
+                        // Not the stream (a challenge, a redirect): skip its
+                        // body, then detect what follows.
+                        match self.http_length {
+                            Some(l) if l > 0 => {
+                                self.state = State::SkipBody {
+                                    end: self.offset.saturating_add(l),
+                                }
+                            }
+                            _ => self.enter_detect(),
+                        }
+                        return;
+                    }
                     if self.format == Format::HttpMultipart {
                         self.enter_parts();
                     } else {
@@ -522,6 +718,11 @@ impl Splitter {
                         self.enter_raw();
                     }
                     return;
+                }
+                if let Some((name, value)) = header_line(line)
+                    && name.eq_ignore_ascii_case(b"content-length")
+                {
+                    self.http_length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
                 }
                 if let Some((name, value)) = header_line(line)
                     && name.eq_ignore_ascii_case(b"content-type")
@@ -539,6 +740,7 @@ impl Splitter {
                     self.delimiter_line(line);
                 }
             }
+            Text::Parts if line.starts_with(b"HTTP/1.") => self.new_response(line),
             Text::Parts => {
                 if line.is_empty() {
                     if !self.headers.is_empty() {
@@ -628,14 +830,22 @@ impl Splitter {
     /// path, its header section).
     fn body(&mut self, data: &[u8], out: &mut Vec<Output>) -> usize {
         let fast_end = match self.state {
-            State::ClHead { end } => Some(end),
+            State::ClHead { end } | State::ClWalk { end } => Some(end),
             _ => None,
+        };
+        let header_only = matches!(self.state, State::ClHead { .. });
+        // The fast path never walks past the declared end of the part.
+        let data = match fast_end {
+            Some(end) => {
+                &data[..usize::try_from(end - self.offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len())]
+            }
+            None => data,
         };
         let mut events = std::mem::take(&mut self.events);
         events.clear();
-        let (n, stop) = self
-            .scanner
-            .feed_part(data, fast_end.is_some(), &mut events);
+        let (n, stop) = self.scanner.feed_part(data, header_only, &mut events);
         // A frame cut short (by the next SOI, or by growing too large) may
         // really have ended at the next part's boundary: walk it again, this
         // time looking for the delimiter. Complete frames never pay for that.
@@ -649,6 +859,7 @@ impl Splitter {
             _ => None,
         });
         if let Some(start) = cut
+            && fast_end.is_none()
             && self.delimiter_rewalk(start)
         {
             self.events = events;
@@ -659,11 +870,31 @@ impl Splitter {
         self.emit(&events, out);
         self.events = events;
         self.advance(n);
+        // The scanner backed off to the SOI a broken frame swallowed.
+        self.offset = self.offset.min(self.scanner.offset());
         if stop.is_some() && !self.scanner.in_frame() {
             self.end_delimiter_walk();
         }
         match stop {
-            None => {}
+            None => {
+                if let Some(end) = fast_end
+                    && self.offset == end
+                {
+                    if header_only {
+                        // The part ends inside the JPEG header section.
+                        self.check_length(end, None);
+                    } else {
+                        // Walked up to the delimiter the length pointed at.
+                        self.end_delimiter_walk();
+                        self.length_confirmed(end, out);
+                    }
+                }
+            }
+            // A damaged header is not trusted to skip its entropy data.
+            Some(Stop::Entropy) if !self.scanner.header_ok() => {
+                self.stats.length_mismatches += 1;
+                self.state = State::Body;
+            }
             Some(Stop::Entropy) => {
                 let end = fast_end.unwrap_or(self.offset);
                 if end >= self.offset + 2 {
@@ -671,6 +902,8 @@ impl Splitter {
                         end,
                         walk_from: self.offset,
                     };
+                } else if end == self.offset {
+                    self.check_length(end, Some(end));
                 } else {
                     // The declared length ends before the entropy data: walk.
                     self.stats.length_mismatches += 1;
@@ -679,6 +912,10 @@ impl Splitter {
             }
             // Cut by a new SOI, the scanner is in the next frame already.
             Some(Stop::FrameEnd) if self.scanner.in_frame() => {}
+            // A broken frame inside a part of known length: the scanner
+            // backed off to the SOI it swallowed; walk on up to the end.
+            Some(Stop::FrameEnd)
+                if cut.is_some() && fast_end.is_some_and(|end| self.offset < end) => {}
             Some(Stop::FrameEnd) => self.after_frame(),
             Some(Stop::Delimiter) => {
                 // The frame was cut by the next part's delimiter line, read
@@ -691,10 +928,17 @@ impl Splitter {
             Some(Stop::NotJpeg) => {
                 let had_headers = !std::mem::take(&mut self.headers).is_empty();
                 match self.content_length {
+                    // A JPEG part that holds no JPEG may have a wrong length
+                    // too: the next delimiter line ends it, when known.
                     Some(l) if self.body_start.saturating_add(l) > self.offset => {
                         self.stats.non_jpeg_parts += 1;
-                        self.state = State::SkipBytes {
-                            end: self.body_start.saturating_add(l),
+                        self.state = if self.delimiter.is_empty() {
+                            State::SkipBytes {
+                                end: self.body_start.saturating_add(l),
+                            }
+                        } else {
+                            self.at_line_start = true;
+                            State::Text(Text::SkipPart)
                         };
                     }
                     _ => {
@@ -752,10 +996,100 @@ impl Splitter {
             self.after_frame();
             return n;
         }
-        // The declared length does not end the JPEG: walk the skipped bytes.
+        // The declared length does not end the JPEG: unless the delimiter
+        // follows, walk the skipped bytes.
+        self.check_length(end, Some(walk_from));
+        n
+    }
+
+    /// The JPEG of the current part does not end at the declared `end`:
+    /// look for the delimiter there (when one is known), else walk.
+    fn check_length(&mut self, end: u64, walk_from: Option<u64>) {
+        self.line.clear();
+        if self.delimiter.is_empty() || !self.scanner.in_frame() {
+            self.length_refuted(end, walk_from);
+        } else {
+            self.state = State::ClCheck { end, walk_from };
+        }
+    }
+
+    /// The delimiter is not where the Content-Length says the part ends.
+    fn length_refuted(&mut self, end: u64, walk_from: Option<u64>) {
         self.stats.length_mismatches += 1;
         self.state = State::Body;
-        self.offset = walk_from;
+        self.offset = walk_from.unwrap_or(end);
+    }
+
+    /// The delimiter is where the Content-Length says the part ends (or the
+    /// stream ends there): the part is the frame, cut short.
+    fn length_confirmed(&mut self, end: u64, out: &mut Vec<Output>) {
+        if let Some(ev) = self.scanner.cut_at(end) {
+            out.push(match ev {
+                jpeg::Event::Frame(frame) => Output::Frame {
+                    frame,
+                    headers: std::mem::take(&mut self.headers),
+                    by_length: true,
+                },
+                jpeg::Event::Dropped { start, end, reason } => {
+                    Output::Dropped { start, end, reason }
+                }
+            });
+        }
+        self.after_frame();
+    }
+
+    /// After a part whose JPEG did not end at its declared end: collect the
+    /// bytes there (kept in `line`) until they show whether the delimiter
+    /// line (`\r\n--boundary`, `\n--boundary` or `--boundary`) follows.
+    fn cl_check(
+        &mut self,
+        data: &[u8],
+        end: u64,
+        walk_from: Option<u64>,
+        out: &mut Vec<Output>,
+    ) -> usize {
+        let mut n = 0;
+        let verdict = loop {
+            if n == data.len() {
+                break None;
+            }
+            self.line.push(data[n]);
+            n += 1;
+            let mut possible = false;
+            let mut full = false;
+            for lead in [&b"\r\n"[..], b"\n", b""] {
+                let want = [lead, self.delimiter.as_slice()].concat();
+                full |= self.line.starts_with(&want);
+                possible |= want.starts_with(&self.line);
+            }
+            if full || !possible {
+                break Some(full);
+            }
+        };
+        self.advance(n);
+        match verdict {
+            None => {}
+            Some(true) if walk_from.is_some_and(|w| w < end) => {
+                // Walk the skipped entropy data: an EOI or a delimiter
+                // before the end may end the frame there.
+                self.line.clear();
+                self.offset = walk_from.unwrap_or(end);
+                self.state = State::ClWalk { end };
+                self.delimiter_walk = true;
+                self.scanner.set_entropy_delimiter(true);
+            }
+            Some(true) => {
+                let bytes = std::mem::take(&mut self.line);
+                self.length_confirmed(end, out);
+                // Read the delimiter line from where the part ends.
+                self.offset = end;
+                let mut k = 0;
+                while k < bytes.len() {
+                    k += self.text(Text::Parts, &bytes[k..]);
+                }
+            }
+            Some(false) => self.length_refuted(end, walk_from),
+        }
         n
     }
 }

@@ -12,7 +12,7 @@ mod common;
 use common::fixture;
 use gstmjpegsplit::jpeg::{DEFAULT_MAX_FRAME_SIZE, Event};
 use gstmjpegsplit::multipart::Output;
-use gstmjpegsplit::properties::{check_scanner, check_splitter};
+use gstmjpegsplit::properties::{check_piece_sizes, check_scanner, check_splitter, damaged_stream};
 
 /// The longest a damaged length field can make the walk skip: past this,
 /// frames after the damage must come out untouched.
@@ -231,5 +231,26 @@ fn random_bytes_keep_every_property() {
         let seed = rng.next();
         check_scanner(&data, seed, 5000).unwrap_or_else(|e| panic!("round {round}: {e}"));
         check_splitter(&data, seed, 5000).unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+}
+
+/// What the `damaged` fuzz target checks, on random recipes.
+#[test]
+fn damaged_recipes_keep_every_property() {
+    let frames = encoder_frames();
+    let frames: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    let mut rng = Rng(0xDA3A_6ED0);
+    for round in 0..150 {
+        let recipe: Vec<u8> = (0..rng.below(400)).map(|_| rng.next() as u8).collect();
+        let data = damaged_stream(&recipe, &frames);
+        let seed = rng.next();
+        let max = if round % 5 == 0 {
+            4000
+        } else {
+            DEFAULT_MAX_FRAME_SIZE
+        };
+        check_scanner(&data, seed, max).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        check_splitter(&data, seed, max).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        check_piece_sizes(&data, max).unwrap_or_else(|e| panic!("round {round}: {e}"));
     }
 }

@@ -35,15 +35,23 @@ fn frames(events: &[Event]) -> Vec<Frame> {
 fn scan_chunked(data: &[u8], chunk: impl Fn(usize) -> usize, max: u64) -> Vec<Event> {
     let mut s = Scanner::new(max);
     let mut out = Vec::new();
-    let mut i = 0;
+    let mut avail = 0;
     let mut n = 0;
-    while i < data.len() {
-        let len = chunk(n).clamp(1, data.len() - i);
-        s.feed(&data[i..i + len], &mut out);
-        i += len;
+    while avail < data.len() {
+        avail += chunk(n).clamp(1, data.len() - avail);
         n += 1;
+        // Fed again from where it backs off.
+        while (s.offset() as usize) < avail {
+            let off = s.offset() as usize;
+            s.feed(&data[off..avail], &mut out);
+        }
     }
-    s.finish(&mut out);
+    while !s.finish(&mut out) {
+        while (s.offset() as usize) < data.len() {
+            let off = s.offset() as usize;
+            s.feed(&data[off..], &mut out);
+        }
+    }
     out
 }
 
@@ -352,4 +360,77 @@ fn retain_from_tracks_the_open_frame() {
     assert_eq!(frames(&out).len(), 1);
     assert!(!s.in_frame());
     assert_eq!(s.retain_from(), 3 + GRAY.len() as u64);
+}
+
+/// Feed `data` whole (again from wherever the scanner backs off).
+fn scan_with(s: &mut Scanner, data: &[u8]) -> Vec<Event> {
+    let mut out = Vec::new();
+    loop {
+        while (s.offset() as usize) < data.len() {
+            let off = s.offset() as usize;
+            s.feed(&data[off..], &mut out);
+        }
+        if s.finish(&mut out) {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn a_frame_cut_inside_its_exif_segment_does_not_take_the_next_one() {
+    // The APP1 segment (with its EXIF thumbnail) is cut in the middle: its
+    // length runs into the next frame, which must come out intact.
+    let app1 = 20;
+    for cut in [app1 + 3, app1 + 100, 300, 600, 900] {
+        let (data, ranges) = concat(&[&EXIF_THUMB[..cut], GRAY, RGB]);
+        let f = frames(&scan_all(&data, DEFAULT_MAX_FRAME_SIZE));
+        let got: Vec<(u64, u64)> = f
+            .iter()
+            .filter(|f| f.complete)
+            .map(|f| (f.start, f.end))
+            .collect();
+        assert!(
+            got.contains(&ranges[1]) && got.contains(&ranges[2]),
+            "cut {cut}: {got:?}"
+        );
+        // Chunking does not matter.
+        assert_eq!(
+            scan_chunked(&data, |n| 1 + n % 7, DEFAULT_MAX_FRAME_SIZE),
+            scan_all(&data, DEFAULT_MAX_FRAME_SIZE)
+        );
+    }
+}
+
+#[test]
+fn a_truncated_frame_at_the_end_of_the_stream_gives_back_the_soi_it_swallowed() {
+    // A frame cut in its DQT, then a good frame cut in its entropy data by the
+    // end of the stream: the DQT length swallowed the good frame's SOI.
+    let dqt = memchr::memmem::find(GRAY, &[0xFF, 0xDB]).unwrap();
+    let (data, ranges) = concat(&[&RGB[..dqt + 30], &GRAY[..GRAY.len() - 10]]);
+    let ev = scan_all(&data, DEFAULT_MAX_FRAME_SIZE);
+    let f = frames(&ev);
+    assert_eq!(
+        f.last().map(|f| (f.start, f.complete)),
+        Some((ranges[1].0, false))
+    );
+}
+
+#[test]
+fn backing_off_stays_linear() {
+    // SOIs everywhere, each with an APP1 length running 64 KiB over the next
+    // ones: backing off to each would walk every byte ~10000 times.
+    let unit = [0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xFF];
+    let data = unit.repeat((8 << 20) / unit.len());
+    let mut s = Scanner::default();
+    let ev = scan_with(&mut s, &data);
+    assert!(frames(&ev).is_empty());
+    // It does back off, as far as the budget lets it.
+    assert!(s.rescanned() > data.len() as u64, "{}", s.rescanned());
+    assert!(s.rescanned() <= 4 * data.len() as u64, "{}", s.rescanned());
+    // The same with an EOI closing every second SOI.
+    let unit = [0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xFF, 0xFF, 0xD9];
+    let data = unit.repeat((8 << 20) / unit.len());
+    let mut s = Scanner::default();
+    scan_with(&mut s, &data);
+    assert!(s.rescanned() <= 4 * data.len() as u64, "{}", s.rescanned());
 }

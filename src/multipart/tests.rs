@@ -418,3 +418,151 @@ fn fuzz_regressions() {
     }
     assert!(n >= 1);
 }
+
+/// Parts with Content-Length and X-Timestamp, as an ESP32 or mjpg-streamer sends them.
+fn timed_parts(boundary: &str) -> Vec<u8> {
+    stream("", |k, f| {
+        part(
+            &format!(
+                "--{boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nX-Timestamp: {}.5\r\n\r\n",
+                f.len(),
+                100 + k
+            ),
+            &[f, b"\r\n"].concat(),
+        )
+    })
+}
+
+/// Every frame has its part's X-Timestamp and came by the Content-Length fast path.
+fn assert_timed_parts(out: &[Output]) {
+    let timed: Vec<(String, bool)> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Frame {
+                headers, by_length, ..
+            } => Some((
+                headers
+                    .iter()
+                    .find(|(n, _)| n == "x-timestamp")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+                *by_length,
+            )),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(String, bool)> = (0..FRAMES.len())
+        .map(|k| (format!("{}.5", 100 + k), true))
+        .collect();
+    assert_eq!(timed, expected);
+}
+
+#[test]
+fn a_second_http_response_is_detected_again() {
+    // `curl -i --digest`: a 401 challenge with a body, then the stream.
+    let body = "<html><body>401 Unauthorized</body></html>\n";
+    let challenge = format!(
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"abc\"\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let ok =
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myboundary\r\n\r\n";
+    let data = [
+        challenge.as_bytes(),
+        ok.as_bytes(),
+        &timed_parts("myboundary"),
+    ]
+    .concat();
+    let (out, s) = assert_frames(&data, &FRAMES);
+    assert_timed_parts(&out);
+    assert_eq!(s.format(), Format::HttpMultipart);
+    assert_eq!(s.stats.fast_path_frames, 4);
+    // `curl -i -L`: a 302 without a body (and one whose body has no length).
+    for redirect in [
+        "HTTP/1.1 302 Found\r\nLocation: /video\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.0 302 Found\r\nLocation: /video\r\n\r\n<a href=\"/video\">moved</a>\r\n",
+    ] {
+        let data = [
+            redirect.as_bytes(),
+            ok.as_bytes(),
+            &timed_parts("myboundary"),
+        ]
+        .concat();
+        let (out, s) = assert_frames(&data, &FRAMES);
+        assert_timed_parts(&out);
+        assert_eq!(s.format(), Format::HttpMultipart);
+    }
+    // A raw stream, then a reconnection that records a new multipart response.
+    let data = [
+        "HTTP/1.0 200 OK\r\nContent-Type: video/x-mjpeg\r\n\r\n".as_bytes(),
+        GRAY,
+        b"\r\n",
+        ok.as_bytes(),
+        &timed_parts("myboundary"),
+    ]
+    .concat();
+    let (out, s) = assert_frames(&data, &[&[GRAY][..], &FRAMES].concat());
+    assert_timed_parts(&out[1..]);
+    assert_eq!(s.format(), Format::HttpMultipart);
+}
+
+#[test]
+fn a_stream_joined_in_the_middle_of_a_part_becomes_multipart() {
+    // The tail of a part (entropy data, its EOI), then whole parts.
+    let tail = &RGB[RGB.len() - 700..];
+    let data = [tail, b"\r\n", &timed_parts("frame")].concat();
+    let (out, s) = assert_frames(&data, &FRAMES);
+    assert_timed_parts(&out);
+    assert_eq!(s.format(), Format::Multipart);
+    assert_eq!(s.stats.fast_path_frames, 4);
+    // Garbage without any FF before the first boundary.
+    let data = [b"\x01\x02garbage\r\n".as_slice(), &timed_parts("frame")].concat();
+    let (out, _) = assert_frames(&data, &FRAMES);
+    assert_timed_parts(&out);
+}
+
+#[test]
+fn a_delimiter_at_the_declared_end_keeps_the_damage_in_its_part() {
+    // Part 1 holds a JPEG cut inside its APP1 (EXIF) segment, with an exact
+    // Content-Length (and then without one): the APP1 length points far
+    // into part 2, whose frame and headers must come out intact.
+    let cut = &EXIF[..300];
+    for with_length in [true, false] {
+        let mut data = Vec::new();
+        for (k, body) in [cut, GRAY, RGB].iter().enumerate() {
+            data.extend(format!("--b\r\nContent-Type: image/jpeg\r\nX-Part: {k}\r\n").as_bytes());
+            if with_length {
+                data.extend(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+            }
+            data.extend(b"\r\n");
+            data.extend_from_slice(body);
+            data.extend(b"\r\n");
+        }
+        let (out, s) = check(&data);
+        let complete: Vec<(&[u8], String)> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Frame { frame, headers, .. } if frame.complete => Some((
+                    &data[frame.start as usize..frame.end as usize],
+                    headers
+                        .iter()
+                        .find(|(n, _)| n == "x-part")
+                        .unwrap()
+                        .1
+                        .clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            complete,
+            vec![(GRAY, "1".to_string()), (RGB, "2".to_string())],
+            "with length: {with_length}"
+        );
+        if with_length {
+            // The delimiter confirmed the length: no fallback to the walk.
+            assert_eq!(s.stats.length_mismatches, 0);
+            assert_eq!(s.stats.fast_path_frames, 2);
+        }
+    }
+}
