@@ -297,14 +297,32 @@ fn pull_harness(path: &std::path::Path) -> Harness {
     h
 }
 
+/// What an appsink sample held (samples are not kept: GStreamer 1.22's
+/// appsink reuses its sample object and asserts nobody else holds it).
+struct Got {
+    buffer: gst::Buffer,
+    segment: gst::FormattedSegment<gst::ClockTime>,
+    caps: Option<gst::Caps>,
+}
+
+fn got(s: gst::Sample) -> Got {
+    Got {
+        buffer: s.buffer_owned().unwrap(),
+        segment: s
+            .segment()
+            .unwrap()
+            .downcast_ref::<gst::ClockTime>()
+            .unwrap()
+            .clone(),
+        caps: s.caps_owned(),
+    }
+}
+
 /// Samples until the stream pauses (EOS or SEGMENT_DONE), and which.
-fn pull_to_end(
-    pipeline: &gst::Pipeline,
-    sink: &gst_app::AppSink,
-) -> (Vec<gst::Sample>, gst::MessageType) {
+fn pull_to_end(pipeline: &gst::Pipeline, sink: &gst_app::AppSink) -> (Vec<Got>, gst::MessageType) {
     let mut samples = Vec::new();
     while let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(500)) {
-        samples.push(s);
+        samples.push(got(s));
     }
     let msg = pipeline
         .bus()
@@ -321,10 +339,10 @@ fn pull_to_end(
     (samples, msg.type_())
 }
 
-fn sample_ms(samples: &[gst::Sample]) -> Vec<u64> {
+fn sample_ms(samples: &[Got]) -> Vec<u64> {
     samples
         .iter()
-        .map(|s| s.buffer().unwrap().pts().unwrap().mseconds())
+        .map(|s| s.buffer.pts().unwrap().mseconds())
         .collect()
 }
 
@@ -334,12 +352,12 @@ fn file_duration_and_seeking_follow_x_timestamp() {
     // 125 frames at 12.5 fps: 10 s (counting at 30/1 would say 4.17 s).
     let path = recording(&dir, 125);
     let (pipeline, sink) = appsink_pipeline(&path);
-    let first = sink.pull_sample().unwrap();
+    let first = got(sink.pull_sample().unwrap());
     assert_eq!(
         pipeline.query_duration::<gst::ClockTime>(),
         Some(gst::ClockTime::from_seconds(10))
     );
-    let caps = first.caps().unwrap();
+    let caps = first.caps.unwrap();
     assert_eq!(
         caps.structure(0)
             .unwrap()
@@ -360,7 +378,7 @@ fn file_duration_and_seeking_follow_x_timestamp() {
     let (out, end) = pull_to_end(&pipeline, &sink);
     assert_eq!(end, gst::MessageType::Eos);
     assert_eq!(out.len(), 125 - 62);
-    let b = out[0].buffer().unwrap();
+    let b = &out[0].buffer;
     assert_eq!(b.pts(), Some(gst::ClockTime::from_mseconds(4_960)));
     let part = gst::meta::CustomMeta::from_buffer(b, gstmjpegsplit::PART_META).unwrap();
     assert_eq!(
@@ -400,12 +418,7 @@ fn seeks_of_every_kind() {
             .unwrap();
         let (out, end) = pull_to_end(&pipeline, &sink);
         assert_eq!(end, gst::MessageType::Eos, "{flags:?}");
-        let seg = out[0]
-            .segment()
-            .unwrap()
-            .downcast_ref::<gst::ClockTime>()
-            .unwrap()
-            .clone();
+        let seg = out[0].segment.clone();
         let expected_start = if flags.contains(gst::SeekFlags::ACCURATE) {
             1010
         } else {
@@ -476,13 +489,16 @@ fn seeks_of_every_kind() {
                 stop.map(t),
             )
             .unwrap();
-        let samples: Vec<gst::Sample> =
-            std::iter::from_fn(|| sink.try_pull_sample(gst::ClockTime::from_seconds(5))).collect();
+        let samples: Vec<Got> = std::iter::from_fn(|| {
+            sink.try_pull_sample(gst::ClockTime::from_seconds(5))
+                .map(got)
+        })
+        .collect();
         let pts: Vec<u64> = samples
             .iter()
-            .map(|s| s.buffer().unwrap().pts().unwrap().mseconds())
+            .map(|s| s.buffer.pts().unwrap().mseconds())
             .collect();
-        let segment = samples.last().unwrap().segment().unwrap().clone();
+        let segment = samples.last().unwrap().segment.clone();
         assert!(
             pts[0] >= 5 * 80 && pts[0] <= 10 * 80,
             "rate {rate}: restarted at {}",
