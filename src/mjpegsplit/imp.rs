@@ -35,6 +35,8 @@ pub struct MjpegSplit {
     state: Mutex<State>,
     /// Pull mode: every frame's offset and time.
     index: Mutex<Index>,
+    /// Pull mode: the thread reading ahead of the task.
+    pub(super) readahead: Mutex<Option<super::readahead::ReadAhead>>,
 }
 
 impl MjpegSplit {
@@ -438,6 +440,7 @@ impl ObjectSubclass for MjpegSplit {
             srcpad,
             state: Mutex::new(State::new(&settings)),
             index: Mutex::new(Index::new(&settings)),
+            readahead: Mutex::new(None),
             settings: Mutex::new(settings),
         }
     }
@@ -496,9 +499,6 @@ impl ElementImpl for MjpegSplit {
                 .structure(gst::Structure::new_empty("video/x-mjpeg"))
                 .structure(gst::Structure::new_empty(crate::typefind::CAPS_NAME))
                 .build();
-            let src_caps = gst::Caps::builder("image/jpeg")
-                .field("parsed", true)
-                .build();
             vec![
                 gst::PadTemplate::new(
                     "sink",
@@ -507,13 +507,7 @@ impl ElementImpl for MjpegSplit {
                     &sink_caps,
                 )
                 .expect("sink template"),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &src_caps,
-                )
-                .expect("src template"),
+                super::src_pad_template(),
             ]
         });
         PAD_TEMPLATES.as_ref()

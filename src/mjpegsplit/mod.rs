@@ -13,7 +13,8 @@
 //! Rooms: `imp.rs` the GObject glue; `settings.rs` properties; `stream.rs`
 //! one stream's state and the step from bytes to output items; `input.rs`
 //! the adapter and splitter; `output.rs` a frame as a buffer (caps, metas,
-//! flags); `index.rs` and `pull.rs` files (pull mode, seeking, queries);
+//! flags); `index.rs`, `pull.rs` and `readahead.rs` files (pull mode,
+//! seeking, queries, reading ahead on a second thread);
 //! `diagnostics.rs` errors and warnings; `stats.rs` the stats property.
 //! Every timestamp decision is in `crate::timing`.
 
@@ -26,6 +27,7 @@ mod index;
 mod input;
 mod output;
 mod pull;
+mod readahead;
 mod settings;
 mod stats;
 mod stream;
@@ -35,6 +37,21 @@ pub use settings::{Incomplete, TimestampMode};
 
 glib::wrapper! {
     pub struct MjpegSplit(ObjectSubclass<imp::MjpegSplit>) @extends gst::Element, gst::Object;
+}
+
+/// The `image/jpeg, parsed=true` src pad template (mjpegsplit, and the
+/// ghost pad of mjpeghttpsrc).
+pub fn src_pad_template() -> gst::PadTemplate {
+    let caps = gst::Caps::builder("image/jpeg")
+        .field("parsed", true)
+        .build();
+    gst::PadTemplate::new(
+        "src",
+        gst::PadDirection::Src,
+        gst::PadPresence::Always,
+        &caps,
+    )
+    .expect("src template")
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

@@ -89,7 +89,12 @@ pub fn frame_buffer(buffer: gst::Buffer, d: &Decoration) -> gst::Buffer {
         && let Ok(mut meta) = gst::meta::CustomMeta::add(b, PART_META)
     {
         let st = meta.mut_structure();
-        for (name, value) in d.headers {
+        // A NUL byte cannot be in a GStreamer string: such a header is left out.
+        for (name, value) in d
+            .headers
+            .iter()
+            .filter(|(n, v)| !n.contains('\0') && !v.contains('\0'))
+        {
             st.set(name.as_str(), value.as_str());
         }
     }

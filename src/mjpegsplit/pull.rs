@@ -11,10 +11,15 @@ use gst::subclass::prelude::*;
 use super::imp::{CAT, MjpegSplit};
 use super::index::{Index, RATE_SAMPLE};
 use super::output::Out;
+use super::readahead::ReadAhead;
 use super::stream::Context;
 
-/// Bytes asked for per pull.
-const PULL_BLOCK: u32 = 2 * 1024 * 1024;
+/// Bytes asked for per pull: small enough that the bytes are still in the
+/// CPU cache when a frame is copied out of its block (frames that would
+/// pin a block more than 4 times their size are), large enough that a
+/// pull costs little next to its bytes. (2 MiB blocks made the copies cost
+/// a second pass over memory.) A thread reads them ahead of the task.
+const PULL_BLOCK: u32 = 256 * 1024;
 
 /// Bytes indexed before the first frame is pushed.
 const PRESCAN_BYTES: u64 = 16 * 1024 * 1024;
@@ -54,6 +59,7 @@ impl MjpegSplit {
         }
         if !active {
             pad.stop_task()?;
+            *self.readahead() = None;
             return Ok(());
         }
         // In pull mode no caps event comes: the peer's caps (a typefinder's,
@@ -72,8 +78,13 @@ impl MjpegSplit {
             state.segment = gst::FormattedSegment::new();
             state.need_segment = true;
         }
+        *self.readahead() = Some(ReadAhead::start(pad.clone(), PULL_BLOCK));
         self.start_task()?;
         Ok(())
+    }
+
+    fn readahead(&self) -> std::sync::MutexGuard<'_, Option<ReadAhead>> {
+        self.readahead.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn start_task(&self) -> Result<(), glib::BoolError> {
@@ -86,7 +97,12 @@ impl MjpegSplit {
     }
 
     fn pull_loop(&self) {
-        let result = self.step();
+        // A bug must not take the application down: it becomes an error.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step()))
+            .unwrap_or_else(|_| {
+                self.post_error("Internal error in mjpegsplit (a bug: please report it)");
+                Err(gst::FlowError::Error)
+            });
         let err = match result {
             Ok(Step::Go) => return,
             Ok(Step::End) => gst::FlowError::Eos,
@@ -100,13 +116,10 @@ impl MjpegSplit {
             // Already reported where it happened.
             gst::FlowError::Error => self.push_eos(),
             _ => {
-                let msg = gst::message::Error::builder(
-                    gst::StreamError::Failed,
-                    &format!("Streaming stopped: {err:?}"),
-                )
-                .src(&*self.obj())
-                .build();
-                let _ = self.obj().post_message(msg);
+                self.post_error(&format!(
+                    "Streaming stopped: downstream refused the frames ({err:?}); the \
+                     downstream element's own error says why"
+                ));
                 self.push_eos();
             }
         }
@@ -159,7 +172,10 @@ impl MjpegSplit {
             // frames; a small file is indexed whole, so its duration is exact.
             self.extend_index(|i| i.len() < RATE_SAMPLE as u64 || i.next < PRESCAN_BYTES);
         }
-        let result = self.sinkpad.pull_range(offset, PULL_BLOCK);
+        let result = match self.readahead().as_mut() {
+            Some(r) => r.next(offset),
+            None => self.sinkpad.pull_range(offset, PULL_BLOCK),
+        };
         let mut out = Vec::new();
         let ok = {
             let mut state = self.state();
@@ -200,6 +216,13 @@ impl MjpegSplit {
             Err(gst::FlowError::Error)
         }
     }
+    fn post_error(&self, msg: &str) {
+        let msg = gst::message::Error::builder(gst::StreamError::Failed, msg)
+            .src(&*self.obj())
+            .build();
+        let _ = self.obj().post_message(msg);
+    }
+
     /// The segment is over: SEGMENT_DONE for a segment seek, else EOS.
     fn end_segment(&self) {
         let (segment, seqnum) = {
@@ -290,14 +313,7 @@ impl MjpegSplit {
             // go on from the frame being played, with a new segment.
             let mut state = self.state();
             let (n, offset) = state.played;
-            state.need_segment = true;
-            state.queue.clear();
-            state.eof = false;
-            state.input.restart_at(offset);
-            state.discont = true;
-            state.pull_offset = offset;
-            state.frame_no = n;
-            state.last_frame_end = offset;
+            state.restart_pull(n, offset);
         }
         drop(stream_lock);
         self.start_task().is_ok() && ok
@@ -366,15 +382,7 @@ impl MjpegSplit {
             let mut state = self.state();
             state.segment = segment;
             state.seqnum = Some(seqnum);
-            state.need_segment = true;
-            state.queue.clear();
-            state.eof = false;
-            state.input.restart_at(offset);
-            state.discont = true;
-            state.pull_offset = offset;
-            state.frame_no = n;
-            state.last_frame_end = offset;
-            state.played = (n, offset);
+            state.restart_pull(n, offset);
         }
         true
     }

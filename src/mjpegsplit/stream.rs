@@ -411,6 +411,20 @@ impl State {
         out.extend(self.pending_events.drain(..).map(Out::Event));
     }
 
+    /// Pull mode: go on from frame `n`, found by scanning from `offset`,
+    /// in a new segment (after a seek or a flush).
+    pub fn restart_pull(&mut self, n: u64, offset: u64) {
+        self.need_segment = true;
+        self.queue.clear();
+        self.eof = false;
+        self.input.restart_at(offset);
+        self.discont = true;
+        self.pull_offset = offset;
+        self.frame_no = n;
+        self.last_frame_end = offset;
+        self.played = (n, offset);
+    }
+
     /// Input continues as a new stream section (a reconnect, a new
     /// segment): a partial frame is dropped (and counted) and format
     /// detection runs again. Nothing happens when nothing was read since
