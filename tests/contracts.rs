@@ -665,15 +665,15 @@ fn frames_do_not_pin_their_read_block_and_caps_are_complete() {
 fn part_header_with_a_nul_byte() {
     let f = frames();
     let mut data = Vec::new();
-    for k in 0..3 {
+    for (k, jpeg) in f.iter().take(3).enumerate() {
         data.extend(
             format!(
                 "--b\r\nContent-Type: image/jpeg\r\nX-Odd: a\0b\r\nX-Frame: {k}\r\nContent-Length: {}\r\n\r\n",
-                f[k].len()
+                jpeg.len()
             )
             .as_bytes(),
         );
-        data.extend(&f[k]);
+        data.extend(jpeg);
         data.extend(b"\r\n");
     }
     let dir = TempDir::new("contracts-nul");
