@@ -11,9 +11,42 @@ frames (it waits while the camera is away; add `stall-timeout=...` to change how
 long a silent camera is waited for before reconnecting).
 """
 import argparse
+import shutil
+import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import cv2
+
+
+def diagnose(url, user, password):
+    """Why nothing could be read: the plugin, or what the camera answers."""
+    inspect = shutil.which("gst-inspect-1.0")
+    if inspect and subprocess.run([inspect, "mjpeghttpsrc"], capture_output=True).returncode != 0:
+        return ("the mjpegsplit plugin is not found: run ./dev install, or set GST_PLUGIN_PATH "
+                "to the directory of libgstmjpegsplit.so (target/release)")
+    request = urllib.request.Request(url)
+    if user:
+        handler = urllib.request.HTTPBasicAuthHandler(urllib.request.HTTPPasswordMgrWithDefaultRealm())
+        handler.passwd.add_password(None, url, user, password or "")
+        opener = urllib.request.build_opener(handler, urllib.request.HTTPDigestAuthHandler(handler.passwd))
+    else:
+        opener = urllib.request.build_opener()
+    try:
+        with opener.open(request, timeout=5) as r:
+            ctype = r.headers.get("Content-Type", "")
+            if "html" in ctype:
+                return (f"{url} is a web page ({ctype}), not the camera's MJPEG stream: look for "
+                        "video.cgi, mjpg/video.mjpg, ?action=stream in the camera's manual")
+            return f"{url} answers {r.status} with {ctype or 'no Content-Type'}, but no frame came"
+    except urllib.error.HTTPError as e:
+        if e.code in (401, 403):
+            return f"the camera wants credentials (HTTP {e.code}): give --user and --password"
+        return f"the camera answered HTTP {e.code} {e.reason}: check the URL"
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        return f"no answer from {url} ({reason}): is the camera on, and the URL right?"
 
 
 def main():
@@ -21,15 +54,22 @@ def main():
     ap.add_argument("url", help="MJPEG stream URL, e.g. http://camera/axis-cgi/mjpg/video.cgi")
     ap.add_argument("--frames", type=int, default=0, help="stop after this many frames (0: until the stream ends)")
     ap.add_argument("--show", action="store_true", help="display the frames in a window")
+    ap.add_argument("--user", help="user name, if the camera asks for one (Basic or Digest)")
+    ap.add_argument("--password", help="password, with --user")
+    ap.add_argument("--retries", type=int, default=10,
+                    help="failed connection attempts in a row before giving up (-1: never; default 10)")
     args = ap.parse_args()
 
+    auth = ""
+    if args.user:
+        auth = f' user-id="{args.user}" user-pw="{args.password or ""}"'
     pipeline = (
-        f'mjpeghttpsrc location="{args.url}" ! jpegdec ! '
+        f'mjpeghttpsrc location="{args.url}"{auth} max-retries={args.retries} ! jpegdec ! '
         "videoconvert ! video/x-raw,format=BGR ! appsink drop=true max-buffers=2 sync=false"
     )
     cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER)
     if not cap.isOpened():
-        sys.exit("cannot open the stream (is GST_PLUGIN_PATH set to the mjpegsplit plugin?)")
+        sys.exit("cannot read the camera: " + diagnose(args.url, args.user, args.password))
     n = 0
     shape = None
     while args.frames == 0 or n < args.frames:
@@ -45,7 +85,7 @@ def main():
                 break
     cap.release()
     if shape is None:
-        sys.exit("no frame read")
+        sys.exit("no frame read: " + diagnose(args.url, args.user, args.password))
     print(f"read {n} frames of {shape[1]}x{shape[0]}")
 
 

@@ -693,3 +693,80 @@ fn part_header_with_a_nul_byte() {
     }
     pipeline.set_state(gst::State::Null).unwrap();
 }
+
+/// A recording that simply ends inside its last frame gets the cut-short
+/// warning, not a wrong-Content-Length one.
+#[test]
+fn a_recording_cut_mid_frame_is_not_a_content_length_problem() {
+    init();
+    let data = fixture("gst-multipartmux.mjpg");
+    let dir = TempDir::new("contracts-cut");
+    let path = dir.path("cut.bin");
+    std::fs::write(&path, &data[..data.len() - 300]).unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={path:?} ! mjpegsplit ! fakesink"
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut warnings = Vec::new();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(10)) {
+        match msg.view() {
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{}", e.error()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("cut short"), "{warnings:?}");
+}
+
+/// Ctrl-C before the first frame in `gst-launch-1.0 -e … ! mp4mux` (a
+/// camera that accepted the connection but sent nothing): a clean end, no
+/// GStreamer-CRITICAL lines (an ERROR for the empty stream used to race
+/// the muxer's shutdown).
+#[test]
+fn ctrl_c_before_the_first_frame_is_clean() {
+    let plugin_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
+    if !plugin_dir.join("libgstmjpegsplit.so").exists() {
+        eprintln!("build the plugin first (cargo build --lib; ./dev test does): skipped");
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _silent = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let dir = TempDir::new("contracts-ctrlc");
+    let out = dir.path("o.mp4");
+    let child = std::process::Command::new("gst-launch-1.0")
+        .arg("-e")
+        .args(
+            format!(
+                "souphttpsrc location=http://127.0.0.1:{port}/video is-live=true ! mjpegsplit ! \
+                 jpegdec ! videoconvert ! x264enc ! mp4mux ! filesink location={}",
+                out.display()
+            )
+            .split_whitespace(),
+        )
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let output = interrupt(child);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{text}");
+    assert!(!text.contains("CRITICAL"), "{text}");
+    assert!(!text.contains("ERROR"), "{text}");
+}

@@ -80,6 +80,12 @@ fn ns(d: Duration) -> u64 {
 }
 
 impl ObjectImpl for MjpegHttpSrc {
+    fn dispose(&self) {
+        // An application that drops the pipeline without setting it to
+        // NULL (OpenCV does) must not leave the reconnect thread behind.
+        self.stop_supervisor();
+    }
+
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let p = Policy::default();
@@ -494,12 +500,13 @@ impl MjpegHttpSrc {
                 .as_ref()
                 .and_then(|s| s.property::<Option<String>>("location"))
                 .unwrap_or_default();
-            gst::element_imp_error!(
-                self,
-                gst::ResourceError::OpenRead,
-                ("{} from {}{}", text, location, hint),
-                ["{:?}", err.debug()]
-            );
+            // What a person reads: no source location, no GLib debug text.
+            let msg = format!("{text} from {location}{hint}");
+            let obj = self.obj();
+            let msg = gst::message::Error::builder(gst::ResourceError::OpenRead, &msg)
+                .src(&*obj)
+                .build();
+            let _ = obj.post_message(msg);
             return true;
         }
         drop(inner);

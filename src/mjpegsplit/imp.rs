@@ -158,12 +158,13 @@ impl MjpegSplit {
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = self.settings();
-        if self.state().arrival == Arrival::Unknown {
-            let arrival = self.probe_arrival();
-            gst::debug!(CAT, imp = self, "Arrival times: {arrival:?}");
-            self.state().arrival = arrival;
+        let mut mode = self.state().arrival;
+        if mode == Arrival::Unknown {
+            mode = self.probe_arrival();
+            gst::debug!(CAT, imp = self, "Arrival times: {mode:?}");
+            self.state().arrival = mode;
         }
-        let byte_rate = (self.state().arrival == Arrival::Endless)
+        let byte_rate = (mode == Arrival::Endless)
             .then(|| self.upstream_byte_rate())
             .flatten();
         let mut out = Vec::new();
@@ -180,7 +181,8 @@ impl MjpegSplit {
                     .filter(|_| state.upstream_time)
                     .map(|t| t.nseconds()),
                 arrival: self.arrival(&state),
-                monotonic: Some(state.started.elapsed().as_nanos() as u64),
+                monotonic: (mode == Arrival::Endless)
+                    .then(|| state.started.elapsed().as_nanos() as u64),
                 byte_rate,
             };
             state.push_buffer(&settings, buffer, ctx, None, &mut out)
