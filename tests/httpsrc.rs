@@ -298,9 +298,10 @@ fn camera_stalling_after_some_frames() {
     assert!(frames[5].discont);
     let stalled = client.statuses("stalled");
     assert_eq!(stalled.len(), 1);
-    // Detected after stall-timeout, not before.
+    // Detected after stall-timeout, not right away (the watchdog counts
+    // from the last bytes at the source, a little before the frame left).
     let after = stalled[0].2.duration_since(frames[4].at);
-    assert!(after >= Duration::from_millis(1000), "{after:?}");
+    assert!(after >= Duration::from_millis(900), "{after:?}");
     report(
         "stall after 5 frames (stall detected)",
         &frames,
@@ -570,7 +571,7 @@ fn max_retries_gives_up_with_an_error() {
         .collect();
     assert_eq!(retries, vec![1, 2, 3]);
     let error = format!("{:?}", client.events());
-    assert!(error.contains("giving up after max-retries"), "{error}");
+    assert!(error.contains("3 attempts in a row failed"), "{error}");
     drop(cam);
 }
 
