@@ -9,7 +9,7 @@
 #   bench/compare.sh /tmp/old/target/release [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OLD=${1:?give the directory of the other build's libgstmjpegsplit.so}
+OLD=${1:?give the directory of the other libgstmjpegsplit.so}
 ROUNDS=${2:-7}
 NEW=$PWD/target/release
 DATA=$PWD/target/bench-data
@@ -17,7 +17,7 @@ DATA=$PWD/target/bench-data
 cargo build --release --lib --quiet
 GST_REGISTRY=/tmp/mjpegsplit-cmp-old.bin GST_PLUGIN_PATH=$OLD gst-inspect-1.0 mjpegsplit >/dev/null
 GST_REGISTRY=/tmp/mjpegsplit-cmp-new.bin GST_PLUGIN_PATH=$NEW gst-inspect-1.0 mjpegsplit >/dev/null
-ms() { local s; s=$(date +%s%N); "$@" >/dev/null 2>&1; echo $((($(date +%s%N) - s) / 1000000)); }
+ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "| data | mode | floor | other build | this build |"
 echo "|---|---|---|---|---|"
