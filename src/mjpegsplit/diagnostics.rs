@@ -54,6 +54,10 @@ pub fn describe_head(head: &[u8]) -> String {
         "it is a Matroska/WebM file: play it with decodebin or matroskademux".to_string()
     } else if head.starts_with(b"RIFF") {
         "it is a RIFF (AVI/WAV) file: play it with decodebin or avidemux".to_string()
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "it starts like a JPEG, but no frame in it is whole enough to output (cut before its \
+         image data, or damaged)"
+            .to_string()
     } else {
         format!("it starts with '{}'", printable(head))
     }
