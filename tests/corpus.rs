@@ -4,6 +4,7 @@
 //! raw and multipart: every good frame comes out byte for byte, fed whole
 //! and in 1, 7 and 512-byte pieces, through the splitter and the element.
 
+mod common;
 mod malformed;
 
 use gstmjpegsplit::multipart::Output;

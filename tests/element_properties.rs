@@ -6,6 +6,7 @@
 //! HTTP responses) give the same frames, bytes, flags, timestamps and part
 //! headers pulled by `filesrc` and pushed in 1, 7, 512-byte and random pieces.
 
+mod common;
 mod malformed;
 
 use malformed::*;

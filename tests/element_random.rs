@@ -18,25 +18,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
 /// What went downstream, in order.
 #[derive(Debug, Clone)]
 enum Seen {
@@ -95,10 +76,10 @@ fn check_monotonic(seed: u64, seen: &[Seen]) {
 fn stream(rng: &mut Rng) -> Vec<u8> {
     let frames = split_concatenation(&fixture("gst-jpegenc.mjpg"));
     let mut data = Vec::new();
-    let n = 10 + rng.below(30);
+    let n = 10 + rng.below64(30);
     for k in 0..n {
-        let f = &frames[rng.below(frames.len() as u64) as usize];
-        match rng.below(6) {
+        let f = &frames[rng.below64(frames.len() as u64) as usize];
+        match rng.below64(6) {
             0 => data.extend(f),
             1 => data.extend(
                 format!(
@@ -108,11 +89,11 @@ fn stream(rng: &mut Rng) -> Vec<u8> {
                 .as_bytes(),
             ),
             2 => {
-                let x = match rng.below(4) {
+                let x = match rng.below64(4) {
                     0 => format!("{}.{:06}", 100 + k / 10, (k % 10) * 100_000),
                     1 => "18446744073.709551615".to_string(),
                     2 => format!("{}", rng.next()),
-                    _ => format!("{}.5", rng.below(5)),
+                    _ => format!("{}.5", rng.below64(5)),
                 };
                 data.extend(
                     format!("--b\r\nContent-Type: image/jpeg\r\nX-Timestamp: {x}\r\n\r\n")
@@ -122,7 +103,7 @@ fn stream(rng: &mut Rng) -> Vec<u8> {
             3 if rng.chance(30) => data.extend(
                 b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=b\r\n\r\n",
             ),
-            4 => data.extend((0..rng.below(300)).map(|_| rng.next() as u8)),
+            4 => data.extend((0..rng.below64(300)).map(|_| rng.next() as u8)),
             _ => {}
         }
         if data.is_empty() || rng.chance(80) {
@@ -184,7 +165,7 @@ fn push_mode_random_operations() {
 }
 
 fn push_run(seed: u64) {
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::seeded(seed);
     let data = stream(&mut rng);
     let mut h = gst_check::Harness::new("mjpegsplit");
     let element = h.element().unwrap();
@@ -202,22 +183,22 @@ fn push_run(seed: u64) {
             "multipart/x-mixed-replace",
             "application/octet-stream",
             "image/jpeg",
-        ][rng.below(3) as usize],
+        ][rng.below64(3) as usize],
     );
     let mut i = 0;
     let mut pts = 0u64;
     while i < data.len() {
-        match rng.below(100) {
+        match rng.below64(100) {
             0..=69 => {
                 let max = if rng.chance(20) { 7 } else { 6000 };
-                let len = (1 + rng.below(max) as usize).min(data.len() - i);
+                let len = (1 + rng.below64(max) as usize).min(data.len() - i);
                 let mut b = gst::Buffer::from_slice(data[i..i + len].to_vec());
                 {
                     let b = b.get_mut().unwrap();
                     if rng.chance(50) {
-                        pts += rng.below(100_000_000);
+                        pts += rng.below64(100_000_000);
                         b.set_pts(gst::ClockTime::from_nseconds(if rng.chance(5) {
-                            rng.below(1 << 40)
+                            rng.below64(1 << 40)
                         } else {
                             pts
                         }));
@@ -233,14 +214,14 @@ fn push_run(seed: u64) {
                 h.push_event(gst::event::FlushStart::new());
                 h.push_event(gst::event::FlushStop::new(true));
                 let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
-                seg.set_start(gst::ClockTime::from_nseconds(rng.below(1 << 34)));
+                seg.set_start(gst::ClockTime::from_nseconds(rng.below64(1 << 34)));
                 h.push_event(gst::event::Segment::new(&seg));
             }
             75..=79 => {
                 if rng.chance(50) {
                     let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
-                    seg.set_start(gst::ClockTime::from_nseconds(rng.below(1 << 34)));
-                    seg.set_base(gst::ClockTime::from_nseconds(rng.below(1 << 34)));
+                    seg.set_start(gst::ClockTime::from_nseconds(rng.below64(1 << 34)));
+                    seg.set_base(gst::ClockTime::from_nseconds(rng.below64(1 << 34)));
                     h.push_event(gst::event::Segment::new(&seg));
                 } else {
                     let seg = gst::FormattedSegment::<gst::format::Bytes>::new();
@@ -264,16 +245,16 @@ fn push_run(seed: u64) {
                     ("framerate", &["0/1", "15/1", "2000/1", "1/1000"]),
                     ("timestamp-mode", &["auto", "framerate", "x-timestamp"]),
                 ];
-                let (name, values) = props[rng.below(4) as usize];
+                let (name, values) = props[rng.below64(4) as usize];
                 element
-                    .set_property_from_str(name, values[rng.below(values.len() as u64) as usize]);
+                    .set_property_from_str(name, values[rng.below64(values.len() as u64) as usize]);
             }
             90..=92 => {
                 let _ = h.push_event(gst::event::Eos::new());
             }
             93..=95 => {
                 // Down to PAUSED or READY and back: everything restarts.
-                let state = [gst::State::Ready, gst::State::Paused][rng.below(2) as usize];
+                let state = [gst::State::Ready, gst::State::Paused][rng.below64(2) as usize];
                 let _ = element.set_state(state);
                 let _ = element.set_state(gst::State::Playing);
             }
@@ -308,10 +289,11 @@ fn pull_mode_random_seeks_queries_and_state_changes() {
 }
 
 fn pull_run(seed: u64, dir: &TempDir) {
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::seeded(seed);
     let path = dir.path(&format!("rec-{seed}.dat"));
     std::fs::write(&path, stream(&mut rng)).unwrap();
-    let sink_props = ["sync=false", "sync=true", "sync=false max-buffers=1"][rng.below(3) as usize];
+    let sink_props =
+        ["sync=false", "sync=true", "sync=false max-buffers=1"][rng.below64(3) as usize];
     let pipeline = gst::parse::launch(&format!(
         "filesrc location={path:?} ! mjpegsplit name=s probe-bytes=0 ! appsink name=out {sink_props}"
     ))
@@ -347,7 +329,7 @@ fn pull_run(seed: u64, dir: &TempDir) {
     pipeline.set_state(gst::State::Paused).unwrap();
     let _ = pipeline.state(gst::ClockTime::from_seconds(10));
     for _ in 0..12 {
-        match rng.below(10) {
+        match rng.below64(10) {
             0..=5 => {
                 let mut flags = gst::SeekFlags::empty();
                 for f in [
@@ -366,22 +348,25 @@ fn pull_run(seed: u64, dir: &TempDir) {
                     // GStreamer ignores SNAP flags without KEY_UNIT, with a warning.
                     flags |= gst::SeekFlags::KEY_UNIT;
                 }
-                let t = |rng: &mut Rng| gst::ClockTime::from_mseconds(rng.below(3000));
+                let t = |rng: &mut Rng| gst::ClockTime::from_mseconds(rng.below64(3000));
                 let types = [gst::SeekType::Set, gst::SeekType::None, gst::SeekType::End];
-                let (st, sp) = (types[rng.below(3) as usize], types[rng.below(3) as usize]);
-                let rate = [1.0, 2.0, 0.5, -1.0][rng.below(4) as usize];
+                let (st, sp) = (
+                    types[rng.below64(3) as usize],
+                    types[rng.below64(3) as usize],
+                );
+                let rate = [1.0, 2.0, 0.5, -1.0][rng.below64(4) as usize];
                 let (a, b) = (t(&mut rng), t(&mut rng));
                 let _ = pipeline.seek(rate, flags, st, a, sp, b);
             }
             6 | 7 => {
                 let state = [gst::State::Playing, gst::State::Paused, gst::State::Ready]
-                    [rng.below(3) as usize];
+                    [rng.below64(3) as usize];
                 let _ = pipeline.set_state(state);
             }
             _ => {}
         }
         // Take a few frames (appsink may be blocked on max-buffers).
-        for _ in 0..rng.below(8) {
+        for _ in 0..rng.below64(8) {
             if sink
                 .try_pull_sample(gst::ClockTime::from_mseconds(20))
                 .is_none()

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::fixture;
+use common::{Rng, fixture};
 use gstmjpegsplit::jpeg::{DEFAULT_MAX_FRAME_SIZE, Event};
 use gstmjpegsplit::multipart::Output;
 use gstmjpegsplit::properties::{check_piece_sizes, check_scanner, check_splitter, damaged_stream};
@@ -17,19 +17,6 @@ use gstmjpegsplit::properties::{check_piece_sizes, check_scanner, check_splitter
 /// The longest a damaged length field can make the walk skip: past this,
 /// frames after the damage must come out untouched.
 const BLAST_RADIUS: usize = 65_536;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn encoder_frames() -> Vec<Vec<u8>> {
     let mut frames: Vec<Vec<u8>> = [

@@ -5,6 +5,7 @@
 //! one) and a stream joined in the middle of a part keep their part headers,
 //! X-Timestamp metas and the Content-Length fast path, pulled and pushed.
 
+mod common;
 mod malformed;
 
 use malformed::*;

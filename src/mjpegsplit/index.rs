@@ -4,9 +4,10 @@
 //! offset and its time (counted, or from the camera's X-Timestamp headers),
 //! and answers seeks, durations and conversions from it.
 
-use crate::multipart::{Output, Splitter};
+use crate::multipart::Output;
 use crate::timing::{FrameClock, Mode, Policy};
 
+use super::input::Input;
 use super::settings::{Settings, TimestampMode};
 
 /// Frames looked at to estimate the frame rate of X-Timestamp timed files.
@@ -160,37 +161,27 @@ impl Index {
         mut pull: impl FnMut(u64) -> Result<gst::Buffer, gst::FlowError>,
         mut want: impl FnMut(&Index) -> bool,
     ) {
-        let mut splitter = Splitter::new(u64::from(settings.max_frame_size));
-        let mut pos = self.next;
-        splitter.reset(pos);
+        // The same input path as playback: bytes the splitter asks for
+        // again (a wrong Content-Length) are still held.
+        let mut input = Input::new(u64::from(settings.max_frame_size));
+        input.restart_at(self.next);
         let mut outputs = Vec::new();
-        // Bytes kept for the splitter to be fed again (a wrong Content-Length).
-        let mut held: Vec<u8> = Vec::new();
-        let mut held_from = pos;
         let mut header_fps = None;
         while want(self) && !self.complete {
             outputs.clear();
-            let at_end = match pull(pos) {
+            let at_end = match pull(input.end()) {
                 Ok(buffer) => {
-                    let Ok(map) = buffer.map_readable() else {
+                    if input.push(buffer, &mut outputs).is_err() {
                         return;
-                    };
-                    held.extend_from_slice(&map);
-                    pos += map.len() as u64;
+                    }
                     false
                 }
-                Err(gst::FlowError::Eos) => true,
+                Err(gst::FlowError::Eos) => {
+                    input.drain(&mut outputs);
+                    true
+                }
                 Err(_) => return,
             };
-            loop {
-                while splitter.offset() < pos {
-                    let off = splitter.offset().max(held_from);
-                    splitter.feed(&held[(off - held_from) as usize..], &mut outputs);
-                }
-                if !at_end || splitter.finish(&mut outputs) {
-                    break;
-                }
-            }
             for o in &outputs {
                 let Output::Frame { frame, headers, .. } = o else {
                     continue;
@@ -208,12 +199,7 @@ impl Index {
                 self.add(restart, frame.end, x, rate);
             }
             self.complete |= at_end;
-            let keep = splitter.retain_from();
-            if keep > held_from {
-                let n = ((keep - held_from) as usize).min(held.len());
-                held.drain(..n);
-                held_from += n as u64;
-            }
+            input.release();
         }
     }
 }

@@ -43,7 +43,7 @@ pub fn caps_for(info: &FrameInfo, fps: gst::Fraction) -> gst::Caps {
     if let Some(s) = info.sampling_name() {
         b = b.field("sampling", s);
     }
-    // As jpegparse (1.24+): JFIF YCbCr is BT.601 at full range; RGB is sRGB.
+    // JFIF defines YCbCr as BT.601 at full range; RGB JPEGs are sRGB.
     let colorimetry = match colorspace {
         Some("sRGB") => Some("sRGB"),
         Some("sYUV") | Some("GRAY") => Some("1:4:0:0"),

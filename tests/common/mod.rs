@@ -171,3 +171,36 @@ pub fn interrupt(child: std::process::Child) -> std::process::Output {
     assert!(status.success());
     child.wait_with_output().unwrap()
 }
+
+/// A small deterministic random generator (xorshift) for property tests:
+/// a failing seed replays the same run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A generator for `seed` (any value, 0 included).
+    pub fn seeded(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in `0..n` (0 for n = 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// Uniform in `0..n`, for u64 ranges.
+    pub fn below64(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// True `percent` times in 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below64(100) < percent
+    }
+}
