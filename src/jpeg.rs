@@ -16,8 +16,9 @@
 //!   APP14/Adobe that describe the image, so an SOI or EOI inside an EXIF or
 //!   JFIF thumbnail, an ICC profile or a comment is never taken as a frame
 //!   bound.
-//! * After SOS, entropy-coded data is searched for `FF` bytes with `memchr`;
-//!   `FF 00` stuffing, `RST0`–`RST7` and `FF` fill bytes are data. Any other
+//! * After SOS, entropy-coded data is searched for an `FF` that makes a marker,
+//!   a window of bytes at a time (`entropy.rs`); `FF 00` stuffing,
+//!   `RST0`–`RST7` and `FF` fill bytes are data. Any other
 //!   marker ends the scan: DHT/SOS/… start another segment (progressive and
 //!   multi-scan images), EOI ends the frame, and an SOI ends the frame as
 //!   *incomplete* and starts the next one.
@@ -39,6 +40,9 @@
 //! ([`Scanner::rescanned`]). The cost is linear in the input.
 
 use memchr::memchr;
+
+mod entropy;
+use entropy::continues_entropy;
 
 /// Default upper bound on the size of one frame, in bytes.
 pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 * 1024 * 1024;
@@ -812,7 +816,7 @@ impl Scanner {
                     let at = i + k;
                     if data[at] == 0xFF {
                         match data.get(at + 1) {
-                            Some(0x00 | 0xD0..=0xD7) if at + 1 < stop => continue,
+                            Some(&b) if continues_entropy(b) && at + 1 < stop => continue,
                             _ => {
                                 self.state = State::EntropyFf;
                                 return at + 1;
@@ -836,23 +840,16 @@ impl Scanner {
                 stop
             }
             State::Entropy => {
-                // Hot loop: stuffed `FF 00` and RSTn are skipped here without a
-                // state change; anything else goes through `EntropyFf`. (A
-                // branch-free test of 64-byte windows was tried here: without
-                // AVX2, which safe code cannot select at run time, it took
-                // more than twice the instructions of memchr's AVX2 loop on
-                // 1080p data, for no gain in time.)
-                for k in memchr::memchr_iter(0xFF, &data[i..stop]) {
-                    let at = i + k;
-                    match data.get(at + 1) {
-                        Some(0x00 | 0xD0..=0xD7) if at + 1 < stop => continue,
-                        _ => {
-                            self.state = State::EntropyFf;
-                            return at + 1;
-                        }
+                // Hot loop (see `entropy.rs`): stuffed `FF 00` and RSTn are
+                // skipped without a state change; anything else, or an `FF`
+                // at `stop`, goes through `EntropyFf`.
+                match entropy::find_end(&data[i..stop]) {
+                    Some(k) => {
+                        self.state = State::EntropyFf;
+                        i + k + 1
                     }
+                    None => stop,
                 }
-                stop
             }
             State::MarkerDelim(k) => {
                 if self.delimiter.get(k) != Some(&data[i]) {
