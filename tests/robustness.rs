@@ -250,6 +250,51 @@ fn plainly_not_mjpeg_gives_one_clear_error() {
     );
 }
 
+/// Pull-mode sources that never end (fakesrc activates in pull mode): the
+/// first frames are indexed from at most 16 MiB, so an endless source that
+/// is no MJPEG gets its error, and one that gives empty buffers ends.
+#[test]
+fn endless_pull_sources_end_in_a_message() {
+    for (desc, probe) in [
+        ("fakesrc sizetype=fixed sizemax=4096 filltype=random", 65536),
+        ("fakesrc sizetype=fixed sizemax=100 filltype=zero", 8 * MIB),
+    ] {
+        let started = std::time::Instant::now();
+        let e = error_of(&format!(
+            "{desc} ! mjpegsplit probe-bytes={probe} ! fakesink"
+        ))
+        .unwrap_or_else(|| panic!("{desc}: no error"));
+        assert!(e.contains("No JPEG frame in the first"), "{desc}: {e}");
+        // Not a timed test: this only tells a bounded scan from none.
+        assert!(started.elapsed().as_secs() < 25, "{desc}");
+    }
+    // Empty buffers, forever: the end of the stream (an empty one).
+    init();
+    let pipeline = gst::parse::launch("fakesrc ! mjpegsplit ! fakesink").unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut warned = false;
+    let mut end = None;
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
+        match msg.view() {
+            gst::MessageView::Warning(w) => {
+                warned |= w
+                    .error()
+                    .to_string()
+                    .contains("ended before any data arrived")
+            }
+            gst::MessageView::Eos(_) | gst::MessageView::Error(_) => {
+                end = Some(msg.type_());
+                break;
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(end, Some(gst::MessageType::Eos));
+    assert!(warned);
+}
+
 #[test]
 fn each_kind_of_damage_is_reported_once() {
     init();

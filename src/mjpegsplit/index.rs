@@ -22,6 +22,8 @@ pub struct Index {
     /// Where scanning resumes to extend the index: the end of its last frame.
     pub next: u64,
     pub complete: bool,
+    /// The first bytes were indexed before the first frame went out.
+    pub prescanned: bool,
     policy: Policy,
     /// Whether frames carried X-Timestamp headers (and are timed by them).
     x_timed: bool,
@@ -41,6 +43,7 @@ impl Index {
             times: Vec::new(),
             next: 0,
             complete: false,
+            prescanned: false,
             policy: Policy::new(mode, 30, 1),
             x_timed: false,
         }
@@ -153,13 +156,14 @@ impl Index {
     }
 
     /// Extend the index by scanning from `next` with `pull` (a pull_range)
-    /// until `want` says enough or the stream ends.
+    /// until `want` (given the index and the bytes read so far) says enough
+    /// or the stream ends.
     pub fn scan(
         &mut self,
         settings: &Settings,
         base_fps: gst::Fraction,
         mut pull: impl FnMut(u64) -> Result<gst::Buffer, gst::FlowError>,
-        mut want: impl FnMut(&Index) -> bool,
+        mut want: impl FnMut(&Index, u64) -> bool,
     ) {
         // The same input path as playback: bytes the splitter asks for
         // again (a wrong Content-Length) are still held.
@@ -167,7 +171,8 @@ impl Index {
         input.restart_at(self.next);
         let mut outputs = Vec::new();
         let mut header_fps = None;
-        while want(self) && !self.complete {
+        let from = self.next;
+        while want(self, input.end() - from) && !self.complete {
             outputs.clear();
             let at_end = match pull(input.end()) {
                 Ok(buffer) => {

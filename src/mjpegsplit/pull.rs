@@ -11,7 +11,7 @@ use gst::subclass::prelude::*;
 use super::imp::{CAT, MjpegSplit};
 use super::index::{Index, RATE_SAMPLE};
 use super::output::Out;
-use super::readahead::ReadAhead;
+use super::readahead::{self, ReadAhead};
 use super::stream::Context;
 
 /// Bytes asked for per pull. A thread reads them ahead of the task, so the
@@ -173,7 +173,8 @@ impl MjpegSplit {
         let settings = self.settings();
         let (offset, first) = {
             let state = self.state();
-            (state.pull_offset, state.frame_no == 0)
+            let first = state.frame_no == 0 && !self.index().prescanned;
+            (state.pull_offset, first)
         };
         if first {
             // The caps rate of X-Timestamp timed files comes from the first
@@ -187,11 +188,16 @@ impl MjpegSplit {
                 Some(s) if s > PRESCAN_BYTES => ESTIMATE_BYTES,
                 _ => PRESCAN_BYTES,
             };
-            self.extend_index(|i| i.len() < RATE_SAMPLE as u64 || i.next < prescan);
+            // Never more than that, frames or not (a source that is no
+            // MJPEG may not end).
+            self.extend_index(|i, read| {
+                read <= PRESCAN_BYTES && (i.len() < RATE_SAMPLE as u64 || i.next < prescan)
+            });
+            self.index().prescanned = true;
         }
         let result = match self.readahead().as_mut() {
             Some(r) => r.next(offset),
-            None => self.sinkpad.pull_range(offset, PULL_BLOCK),
+            None => readahead::pull(&self.sinkpad, offset, PULL_BLOCK),
         };
         let mut out = Vec::new();
         let ok = {
@@ -280,7 +286,7 @@ impl MjpegSplit {
     }
 
     /// Scan ahead (no other lock held) while `want` says so.
-    fn extend_index(&self, want: impl FnMut(&Index) -> bool) {
+    fn extend_index(&self, want: impl FnMut(&Index, u64) -> bool) {
         let settings = self.settings();
         let base_fps = {
             let state = self.state();
@@ -292,7 +298,7 @@ impl MjpegSplit {
         index.scan(
             &settings,
             base_fps,
-            |pos| self.sinkpad.pull_range(pos, PULL_BLOCK),
+            |pos| readahead::pull(&self.sinkpad, pos, PULL_BLOCK),
             want,
         );
     }
@@ -408,7 +414,7 @@ impl MjpegSplit {
     /// and PTS), after the snap flags; past the end, the end.
     fn seek_frame(&self, target: u64, flags: gst::SeekFlags) -> (u64, u64, Option<u64>) {
         // Index up to the first frame after the target.
-        self.extend_index(|i| !i.frame_at(target).1);
+        self.extend_index(|i, _| !i.frame_at(target).1);
         let index = self.index();
         let (at, _) = index.frame_at(target);
         let k = at.unwrap_or(0);

@@ -139,6 +139,15 @@ impl Drop for ReadAhead {
     }
 }
 
+/// `pull_range`, where an empty buffer is the end: a pull source with
+/// nothing at an offset would give the same again when asked again.
+pub fn pull(pad: &gst::Pad, offset: u64, size: u32) -> Result<gst::Buffer, gst::FlowError> {
+    match pad.pull_range(offset, size) {
+        Ok(b) if b.size() == 0 => Err(gst::FlowError::Eos),
+        result => result,
+    }
+}
+
 fn read_loop(shared: &Shared, tx: &SyncSender<Block>, pad: &gst::Pad, block: u32) {
     let (mut generation, mut offset) = (u64::MAX, 0);
     loop {
@@ -159,7 +168,7 @@ fn read_loop(shared: &Shared, tx: &SyncSender<Block>, pad: &gst::Pad, block: u32
                 c = shared.wake.wait(c).unwrap_or_else(|e| e.into_inner());
             }
         }
-        let result = pad.pull_range(offset, block);
+        let result = pull(pad, offset, block);
         let failed = result.is_err();
         let size = result.as_ref().map_or(0, |b| b.size() as u64);
         if tx.send((generation, offset, result)).is_err() {
