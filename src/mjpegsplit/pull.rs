@@ -14,14 +14,27 @@ use super::output::Out;
 use super::readahead::{self, ReadAhead};
 use super::stream::Context;
 
-/// Bytes asked for per pull. A thread reads them ahead of the task, so the
-/// reads (a copy out of the page cache) and the scan run on two cores; the
-/// reading thread is the slower one, and its cost per read (a system call,
-/// waking the task) made 1 MiB reads faster than 256 KiB ones (1.11x against
-/// 1.24x the floor on 640x480 frames, fastest runs of 21). Frames are copied
-/// out of a block that large (`output.rs`), on the task's core, while the
-/// block is in its cache.
-const PULL_BLOCK: u32 = 1024 * 1024;
+/// Bytes asked for per pull until the frame size is known. A thread reads
+/// them ahead of the task (`readahead.rs`), so that the reads (a copy out
+/// of the page cache) and the scan run on two cores.
+const PULL_BLOCK: u32 = 256 * 1024;
+
+/// Once frames have been seen, reads of about this many mean frames: a frame
+/// then lies in one block two times in three (else the adapter joins it, a
+/// copy) and pins a block about this many times its size, under the ratio
+/// at which it would be copied out of it (`output.rs`). With 1 MiB reads
+/// every 640x480 frame was copied out, on the task's core, the busier one.
+const FRAMES_PER_BLOCK: u64 = 3;
+const MIN_BLOCK: u64 = 64 * 1024;
+const MAX_BLOCK: u64 = 1024 * 1024;
+
+/// The read size for frames of `mean` bytes, in steps of 16 KiB (rounded
+/// down: a block may not pin more than the ratio allows).
+fn block_for(mean: u64) -> u32 {
+    const STEP: u64 = 16 * 1024;
+    let block = (mean * FRAMES_PER_BLOCK).clamp(MIN_BLOCK, MAX_BLOCK);
+    (block / STEP * STEP) as u32
+}
 
 /// Files up to this size are indexed whole before the first frame is
 /// pushed (their duration is then exact from the start).
@@ -200,7 +213,7 @@ impl MjpegSplit {
             None => readahead::pull(&self.sinkpad, offset, PULL_BLOCK),
         };
         let mut out = Vec::new();
-        let ok = {
+        let (ok, block) = {
             let mut state = self.state();
             let mut index = self.index();
             let ok = match result {
@@ -230,8 +243,13 @@ impl MjpegSplit {
                 out.into_iter().partition(|o| matches!(o, Out::Error(_)));
             state.queue.extend(queued);
             out = now;
-            ok
+            let frames = state.stats.frames;
+            let block = (frames >= 4).then(|| block_for(state.stats.bytes_in / frames));
+            (ok, block)
         };
+        if let (Some(block), Some(r)) = (block, self.readahead().as_ref()) {
+            r.set_block(block);
+        }
         self.push_out(out)?;
         if ok {
             Ok(Step::Go)

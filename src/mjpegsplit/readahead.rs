@@ -5,14 +5,31 @@
 //! run on two cores. Blocks come in order from an offset the task sets;
 //! a new offset (a seek, a flush) starts a new generation and older blocks
 //! are dropped.
+//!
+//! Blocks are handed over in batches: waking the other thread costs about
+//! as much as reading a block of a hundred KiB, and blocks are that small
+//! when frames are (`pull.rs` sizes them to the frames, so that frames go
+//! out without a copy). A batch goes when it holds `BATCH_BYTES`, when
+//! reading stops (the end, an error), or after a read that was slow (a
+//! source that is not a file in the page cache): the task never waits long
+//! for bytes that were read.
 
 use gst::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-/// Blocks read ahead of the task.
-const DEPTH: usize = 2;
+/// Batches ready ahead of the task, besides the one being read and the one
+/// the task takes blocks from.
+const DEPTH: usize = 1;
+
+/// A batch goes once it holds this many bytes.
+const BATCH_BYTES: usize = 512 * 1024;
+
+/// A batch goes at once after a read that took this long.
+const SLOW_READ: Duration = Duration::from_millis(2);
 
 /// A block read at `offset`, for generation `generation`.
 type Block = (u64, u64, Result<gst::Buffer, gst::FlowError>);
@@ -29,11 +46,15 @@ struct Command {
 struct Shared {
     command: Mutex<Command>,
     wake: Condvar,
+    /// Bytes per read.
+    block: AtomicU32,
 }
 
 pub struct ReadAhead {
     shared: Arc<Shared>,
-    blocks: Receiver<Block>,
+    batches: Receiver<Vec<Block>>,
+    /// What is left of the batch being taken from.
+    pending: std::collections::VecDeque<Block>,
     thread: Option<JoinHandle<()>>,
     /// What the task expects next.
     generation: u64,
@@ -50,20 +71,35 @@ impl ReadAhead {
                 ..Default::default()
             }),
             wake: Condvar::new(),
+            block: AtomicU32::new(block),
         });
         let (tx, rx) = sync_channel(DEPTH);
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("mjpegsplit-read".into())
-            .spawn(move || read_loop(&s, &tx, &pad, block))
+            .spawn(move || read_loop(&s, &tx, &pad))
             .ok();
         ReadAhead {
             shared,
-            blocks: rx,
+            batches: rx,
+            pending: Default::default(),
             thread,
             generation: 0,
             offset: u64::MAX,
         }
+    }
+
+    /// Read `block` bytes at a time from now on.
+    pub fn set_block(&self, block: u32) {
+        self.shared.block.store(block, Ordering::Relaxed);
+    }
+
+    /// The next block handed over, waiting for a batch if none is left.
+    fn take(&mut self) -> Option<Block> {
+        if self.pending.is_empty() {
+            self.pending.extend(self.batches.recv().ok()?);
+        }
+        self.pending.pop_front()
     }
 
     /// The block at `offset`: read ahead if it was, else asked for now.
@@ -73,8 +109,8 @@ impl ReadAhead {
         }
         let mut retried = false;
         loop {
-            match self.blocks.recv() {
-                Ok((generation, at, result)) if generation == self.generation && at == offset => {
+            match self.take() {
+                Some((generation, at, result)) if generation == self.generation && at == offset => {
                     match &result {
                         Ok(b) => self.offset = offset + b.size() as u64,
                         // Read while a flush went on before this request:
@@ -90,8 +126,8 @@ impl ReadAhead {
                     return result;
                 }
                 // An older generation.
-                Ok(_) => continue,
-                Err(_) => return Err(gst::FlowError::Flushing),
+                Some(_) => continue,
+                None => return Err(gst::FlowError::Flushing),
             }
         }
     }
@@ -100,6 +136,7 @@ impl ReadAhead {
     fn seek(&mut self, offset: u64) {
         self.generation += 1;
         self.offset = offset;
+        self.pending.clear();
         {
             let mut c = self
                 .shared
@@ -110,8 +147,8 @@ impl ReadAhead {
             c.offset = offset;
             c.idle = false;
         }
-        // A reader blocked handing over a stale block sees the new
-        // generation once `next` has taken (and dropped) that block.
+        // A reader blocked handing over a stale batch sees the new
+        // generation once `next` has taken (and dropped) that batch.
         self.shared.wake.notify_all();
     }
 }
@@ -128,10 +165,10 @@ impl Drop for ReadAhead {
         }
         self.shared.wake.notify_all();
         // Unblock a send, then wait for the thread.
-        while self.blocks.try_recv().is_ok() {}
+        while self.batches.try_recv().is_ok() {}
         if let Some(t) = self.thread.take() {
             while !t.is_finished() {
-                while self.blocks.try_recv().is_ok() {}
+                while self.batches.try_recv().is_ok() {}
                 std::thread::yield_now();
             }
             let _ = t.join();
@@ -148,8 +185,9 @@ pub fn pull(pad: &gst::Pad, offset: u64, size: u32) -> Result<gst::Buffer, gst::
     }
 }
 
-fn read_loop(shared: &Shared, tx: &SyncSender<Block>, pad: &gst::Pad, block: u32) {
+fn read_loop(shared: &Shared, tx: &SyncSender<Vec<Block>>, pad: &gst::Pad) {
     let (mut generation, mut offset) = (u64::MAX, 0);
+    let (mut batch, mut batch_bytes) = (Vec::new(), 0);
     loop {
         {
             let mut c = shared.command.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,6 +196,9 @@ fn read_loop(shared: &Shared, tx: &SyncSender<Block>, pad: &gst::Pad, block: u32
                     return;
                 }
                 if c.generation != generation {
+                    // What was read for the old offset is of no use.
+                    batch.clear();
+                    batch_bytes = 0;
                     generation = c.generation;
                     offset = c.offset;
                     break;
@@ -168,14 +209,22 @@ fn read_loop(shared: &Shared, tx: &SyncSender<Block>, pad: &gst::Pad, block: u32
                 c = shared.wake.wait(c).unwrap_or_else(|e| e.into_inner());
             }
         }
-        let result = pull(pad, offset, block);
-        let failed = result.is_err();
-        let size = result.as_ref().map_or(0, |b| b.size() as u64);
-        if tx.send((generation, offset, result)).is_err() {
-            return;
+        let began = Instant::now();
+        let result = pull(pad, offset, shared.block.load(Ordering::Relaxed));
+        let slow = began.elapsed() >= SLOW_READ;
+        let size = result.as_ref().map_or(0, |b| b.size());
+        batch.push((generation, offset, result));
+        offset += size as u64;
+        batch_bytes += size;
+        // An error or the end: reading stops (an empty read is the end).
+        let stopped = size == 0;
+        if batch_bytes >= BATCH_BYTES || slow || stopped {
+            batch_bytes = 0;
+            if tx.send(std::mem::take(&mut batch)).is_err() {
+                return;
+            }
         }
-        offset += size;
-        if failed || size == 0 {
+        if stopped {
             // Wait for a new offset.
             let mut c = shared.command.lock().unwrap_or_else(|e| e.into_inner());
             if c.generation == generation {
