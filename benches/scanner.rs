@@ -2,8 +2,9 @@
 
 //! Micro-benchmark: the JPEG scanner and the multipart splitter alone, in
 //! memory, against plain memchr passes over the same bytes: one that visits
-//! every `FF` byte (what any JPEG scanner has to do: the reference), and
-//! memchr's vectorised count of `FF` bytes (which never leaves its SIMD loop).
+//! every `FF` byte (what the scanner did before it tested entropy data a
+//! window at a time, `src/jpeg/entropy.rs`), and memchr's vectorised count
+//! of `FF` bytes (which never leaves its SIMD loop).
 //!
 //! ```text
 //! cargo bench --bench scanner -- FILE...   (bench/run.sh passes its 1080p data)
