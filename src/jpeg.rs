@@ -42,7 +42,9 @@
 use memchr::memchr;
 
 mod entropy;
+mod hints;
 use entropy::continues_entropy;
+pub use hints::Hints;
 
 /// Default upper bound on the size of one frame, in bytes.
 pub const DEFAULT_MAX_FRAME_SIZE: u64 = 16 * 1024 * 1024;
@@ -331,6 +333,8 @@ pub struct Scanner {
     /// Raw mode: return as soon as the scanner is between frames again
     /// (see [`Scanner::feed_to_gap`]).
     stop_at_gap: bool,
+    /// Where entropy data must be looked at, in the last block hinted.
+    hints: Option<Hints>,
 }
 
 /// Why [`Scanner::feed_part`] stopped before the end of its input.
@@ -380,7 +384,14 @@ impl Scanner {
             refused: 0,
             backoff: None,
             stop_at_gap: false,
+            hints: None,
         }
+    }
+
+    /// Give the [`Hints`] of a block of the stream: entropy data in it is
+    /// then walked from hint to hint (the events are the same).
+    pub fn set_hints(&mut self, hints: Option<Hints>) {
+        self.hints = hints;
     }
 
     /// Set the multipart delimiter (`--` + boundary) that cuts a frame in
@@ -840,6 +851,21 @@ impl Scanner {
                 stop
             }
             State::Entropy => {
+                // Hints listed the `FF`s that matter (an `FF` just before
+                // `stop` whose next byte continues the data is not listed:
+                // it is data either way).
+                let hinted = self
+                    .hints
+                    .as_ref()
+                    .and_then(|h| h.marker_in(base + i as u64, base + stop as u64));
+                match hinted {
+                    Some(Some(p)) if data[(p - base) as usize] == 0xFF => {
+                        self.state = State::EntropyFf;
+                        return (p - base) as usize + 1;
+                    }
+                    Some(None) => return stop,
+                    _ => {}
+                }
                 // Hot loop (see `entropy.rs`): stuffed `FF 00` and RSTn are
                 // skipped without a state change; anything else, or an `FF`
                 // at `stop`, goes through `EntropyFf`.

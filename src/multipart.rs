@@ -348,6 +348,11 @@ impl Splitter {
         self.scanner.set_max_frame_size(max);
     }
 
+    /// Give the marker hints of a block of the stream (see [`jpeg::Hints`]).
+    pub fn set_hints(&mut self, hints: Option<jpeg::Hints>) {
+        self.scanner.set_hints(hints);
+    }
+
     /// Start over at `offset` as a new stream: detection runs again.
     pub fn reset(&mut self, offset: u64) {
         let stats = std::mem::take(&mut self.stats);

@@ -434,3 +434,65 @@ fn backing_off_stays_linear() {
     scan_with(&mut s, &data);
     assert!(s.rescanned() <= 4 * data.len() as u64, "{}", s.rescanned());
 }
+
+/// Like `scan_chunked`, each chunk a block with its [`Hints`] (and bytes
+/// fed again after a back-off covered by the last block's only).
+fn scan_hinted(data: &[u8], chunk: impl Fn(usize) -> usize, max: u64) -> Vec<Event> {
+    let mut s = Scanner::new(max);
+    let mut out = Vec::new();
+    let mut avail = 0;
+    let mut n = 0;
+    while avail < data.len() {
+        let from = avail;
+        avail += chunk(n).clamp(1, data.len() - avail);
+        n += 1;
+        s.set_hints(Some(Hints::find(&data[from..avail], from as u64)));
+        while (s.offset() as usize) < avail {
+            let off = s.offset() as usize;
+            s.feed(&data[off..avail], &mut out);
+        }
+    }
+    while !s.finish(&mut out) {
+        while (s.offset() as usize) < data.len() {
+            let off = s.offset() as usize;
+            s.feed(&data[off..], &mut out);
+        }
+    }
+    out
+}
+
+#[test]
+fn hints_change_no_event() {
+    // Good frames of every kind, damage (cut frames, flipped bytes, junk)
+    // and the frame-size limit.
+    let mut all = Vec::new();
+    let mut rng = Lcg(99);
+    for round in 0..6 {
+        for p in [GST_JPEGENC, FFMPEG, GST_MULTIPART, FFMPEG_MPJPEG]
+            .iter()
+            .chain(SINGLES)
+        {
+            let mut p = p.to_vec();
+            if round > 0 {
+                let k = (rng.next() as usize) % p.len();
+                match rng.next() % 3 {
+                    0 => p.truncate(k),
+                    1 => p[k] ^= 0xFF,
+                    _ => p
+                        .splice(k..k, [0xFF, 0xD9, 0xFF, 0x00, 0xFF])
+                        .for_each(drop),
+                }
+            }
+            all.extend_from_slice(&p);
+        }
+    }
+    for max in [DEFAULT_MAX_FRAME_SIZE, 3000] {
+        let plain = scan_chunked(&all, |_| 4096, max);
+        for seed in 0..10 {
+            let rng = std::cell::RefCell::new(Lcg(seed));
+            let size = |_| (rng.borrow_mut().next() % 5000) as usize + 1;
+            assert_eq!(scan_hinted(&all, size, max), plain, "seed {seed} max {max}");
+        }
+        assert_eq!(scan_hinted(&all, |_| 1, max), plain);
+    }
+}

@@ -185,7 +185,7 @@ impl MjpegSplit {
                     .then(|| state.started.elapsed().as_nanos() as u64),
                 byte_rate,
             };
-            state.push_buffer(&settings, buffer, ctx, None, &mut out)
+            state.push_buffer(&settings, buffer, None, ctx, None, &mut out)
         };
         self.push_out(out)?;
         if ok {

@@ -176,7 +176,7 @@ impl Index {
             outputs.clear();
             let at_end = match pull(input.end()) {
                 Ok(buffer) => {
-                    if input.push(buffer, &mut outputs).is_err() {
+                    if input.push(buffer, None, &mut outputs).is_err() {
                         return;
                     }
                     false

@@ -5,6 +5,7 @@
 //! splitter asks for again (a wrong Content-Length), which the adapter still
 //! holds because the splitter's `retain_from()` covers them.
 
+use crate::jpeg::Hints;
 use crate::multipart::{Output, Splitter};
 
 use super::diagnostics::HEAD_KEPT;
@@ -66,9 +67,17 @@ impl Input {
         self.splitter.in_frame() || self.end() != self.section_start
     }
 
-    /// Add `buffer` (its first byte at `end()`) and scan it.
-    pub fn push(&mut self, buffer: gst::Buffer, outputs: &mut Vec<Output>) -> Result<(), ()> {
+    /// Add `buffer` (its first byte at `end()`) and scan it, with the
+    /// marker hints of its bytes if the reading thread found them.
+    pub fn push(
+        &mut self,
+        buffer: gst::Buffer,
+        hints: Option<Hints>,
+        outputs: &mut Vec<Output>,
+    ) -> Result<(), ()> {
         let map_offset = self.end();
+        self.splitter
+            .set_hints(hints.filter(|h| h.start() == map_offset));
         self.adapter.push(buffer.clone());
         let map = buffer.map_readable().map_err(|_| ())?;
         if self.head.len() < HEAD_KEPT {

@@ -210,18 +210,19 @@ impl MjpegSplit {
         }
         let result = match self.readahead().as_mut() {
             Some(r) => r.next(offset),
-            None => readahead::pull(&self.sinkpad, offset, PULL_BLOCK),
+            None => readahead::pull(&self.sinkpad, offset, PULL_BLOCK).map(|b| (b, None)),
         };
         let mut out = Vec::new();
         let (ok, block) = {
             let mut state = self.state();
             let mut index = self.index();
             let ok = match result {
-                Ok(buffer) => {
+                Ok((buffer, hints)) => {
                     state.pull_offset = offset + buffer.size() as u64;
                     state.push_buffer(
                         &settings,
                         buffer,
+                        hints,
                         Context::default(),
                         Some(&mut index),
                         &mut out,

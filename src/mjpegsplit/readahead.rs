@@ -13,10 +13,16 @@
 //! reading stops (the end, an error), or after a read that was slow (a
 //! source that is not a file in the page cache): the task never waits long
 //! for bytes that were read.
+//!
+//! When the task falls behind (the batch before is still waiting for it),
+//! the thread lists where the JPEG walk must stop in the new batch's blocks
+//! while they are still in its cache ([`Hints`]): the task then walks them
+//! at a fraction of the cost, and the two threads balance themselves.
 
+use crate::jpeg::Hints;
 use gst::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,8 +37,13 @@ const BATCH_BYTES: usize = 512 * 1024;
 /// A batch goes at once after a read that took this long.
 const SLOW_READ: Duration = Duration::from_millis(2);
 
-/// A block read at `offset`, for generation `generation`.
-type Block = (u64, u64, Result<gst::Buffer, gst::FlowError>);
+/// A block read at `offset`, for generation `generation`, with its hints
+/// if they were found.
+type Block = (
+    u64,
+    u64,
+    Result<(gst::Buffer, Option<Hints>), gst::FlowError>,
+);
 
 #[derive(Default)]
 struct Command {
@@ -103,7 +114,7 @@ impl ReadAhead {
     }
 
     /// The block at `offset`: read ahead if it was, else asked for now.
-    pub fn next(&mut self, offset: u64) -> Result<gst::Buffer, gst::FlowError> {
+    pub fn next(&mut self, offset: u64) -> Result<(gst::Buffer, Option<Hints>), gst::FlowError> {
         if offset != self.offset {
             self.seek(offset);
         }
@@ -112,7 +123,7 @@ impl ReadAhead {
             match self.take() {
                 Some((generation, at, result)) if generation == self.generation && at == offset => {
                     match &result {
-                        Ok(b) => self.offset = offset + b.size() as u64,
+                        Ok((b, _)) => self.offset = offset + b.size() as u64,
                         // Read while a flush went on before this request:
                         // ask again once (still flushing: it is for us).
                         Err(gst::FlowError::Flushing) if !retried => {
@@ -210,9 +221,9 @@ fn read_loop(shared: &Shared, tx: &SyncSender<Vec<Block>>, pad: &gst::Pad) {
             }
         }
         let began = Instant::now();
-        let result = pull(pad, offset, shared.block.load(Ordering::Relaxed));
+        let result = pull(pad, offset, shared.block.load(Ordering::Relaxed)).map(|b| (b, None));
         let slow = began.elapsed() >= SLOW_READ;
-        let size = result.as_ref().map_or(0, |b| b.size());
+        let size = result.as_ref().map_or(0, |(b, _)| b.size());
         batch.push((generation, offset, result));
         offset += size as u64;
         batch_bytes += size;
@@ -220,8 +231,23 @@ fn read_loop(shared: &Shared, tx: &SyncSender<Vec<Block>>, pad: &gst::Pad) {
         let stopped = size == 0;
         if batch_bytes >= BATCH_BYTES || slow || stopped {
             batch_bytes = 0;
-            if tx.send(std::mem::take(&mut batch)).is_err() {
-                return;
+            let full = match tx.try_send(std::mem::take(&mut batch)) {
+                Ok(()) => None,
+                Err(TrySendError::Full(full)) => Some(full),
+                Err(TrySendError::Disconnected(_)) => return,
+            };
+            if let Some(mut full) = full {
+                // The task is behind: help it while waiting for it.
+                for (_, at, result) in &mut full {
+                    if let Ok((b, hints)) = result
+                        && let Ok(map) = b.map_readable()
+                    {
+                        *hints = Some(Hints::find(&map, *at));
+                    }
+                }
+                if tx.send(full).is_err() {
+                    return;
+                }
             }
         }
         if stopped {

@@ -171,11 +171,13 @@ impl State {
         self.segment.position()
     }
 
-    /// Scan one input buffer and collect what it completes.
+    /// Scan one input buffer (with its marker hints, in pull mode) and
+    /// collect what it completes.
     pub fn push_buffer(
         &mut self,
         settings: &Settings,
         buffer: gst::Buffer,
+        hints: Option<crate::jpeg::Hints>,
         ctx: Context,
         index: Option<&mut Index>,
         out: &mut Vec<Out>,
@@ -185,7 +187,7 @@ impl State {
             .splitter
             .set_max_frame_size(u64::from(settings.max_frame_size));
         let mut outputs = Vec::new();
-        if self.input.push(buffer, &mut outputs).is_err() {
+        if self.input.push(buffer, hints, &mut outputs).is_err() {
             out.push(Out::Error("Cannot read an input buffer".into()));
             return false;
         }
