@@ -17,8 +17,9 @@
 //!   JFIF thumbnail, an ICC profile or a comment is never taken as a frame
 //!   bound.
 //! * After SOS, entropy-coded data is searched for an `FF` that makes a marker,
-//!   a window of bytes at a time (`entropy.rs`); `FF 00` stuffing,
-//!   `RST0`–`RST7` and `FF` fill bytes are data. Any other
+//!   a window of bytes at a time (`entropy.rs`), or from one [`Hints`] entry
+//!   to the next where a reading thread listed them (`hints.rs`); `FF 00`
+//!   stuffing, `RST0`–`RST7` and `FF` fill bytes are data. Any other
 //!   marker ends the scan: DHT/SOS/… start another segment (progressive and
 //!   multi-scan images), EOI ends the frame, and an SOI ends the frame as
 //!   *incomplete* and starts the next one.
