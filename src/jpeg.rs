@@ -42,7 +42,10 @@
 
 use memchr::memchr;
 
+// Paths given: the fuzz targets include this file by its path.
+#[path = "jpeg/entropy.rs"]
 mod entropy;
+#[path = "jpeg/hints.rs"]
 mod hints;
 use entropy::continues_entropy;
 pub use hints::Hints;

@@ -14,7 +14,7 @@
 //!   once the back-off budget was spent on the stream, see
 //!   `Scanner::backoffs_refused`).
 
-use crate::jpeg::{Event, Frame, Scanner};
+use crate::jpeg::{Event, Frame, Hints, Scanner};
 use crate::multipart::{Output, Splitter};
 
 /// Chunk lengths from a seed: 1-byte, small and large pieces.
@@ -72,6 +72,31 @@ pub fn scan_with(
         }
     }
     (out, s)
+}
+
+/// As [`scan`] in chunks, each chunk a block with its [`Hints`] (as pull
+/// mode's reading thread gives them); bytes fed again after a back-off are
+/// covered only if they are in the last block.
+pub fn scan_hinted(data: &[u8], max_frame_size: u64, chunks: &mut Chunks) -> Vec<Event> {
+    let mut s = Scanner::new(max_frame_size);
+    let mut out = Vec::new();
+    let mut avail = 0;
+    while avail < data.len() {
+        let from = avail;
+        avail = avail.saturating_add(chunks.next_len()).min(data.len());
+        s.set_hints(Some(Hints::find(&data[from..avail], from as u64)));
+        while (s.offset() as usize) < avail {
+            let off = s.offset() as usize;
+            s.feed(&data[off..avail], &mut out);
+        }
+    }
+    while !s.finish(&mut out) {
+        while (s.offset() as usize) < data.len() {
+            let off = s.offset() as usize;
+            s.feed(&data[off..], &mut out);
+        }
+    }
+    out
 }
 
 /// Split `data` in chunks (or whole), feeding again what the splitter asks for.
@@ -180,6 +205,9 @@ pub fn check_scanner(data: &[u8], seed: u64, max: u64) -> Result<Vec<Event>, Str
     let chunked = scan(data, max, Some(&mut Chunks::new(seed)));
     if whole != chunked {
         return Err("scanner: chunking changed the frames".into());
+    }
+    if scan_hinted(data, max, &mut Chunks::new(seed.rotate_left(7))) != whole {
+        return Err("scanner: marker hints changed the frames".into());
     }
     for ev in &whole {
         if let Event::Frame(f) = ev {

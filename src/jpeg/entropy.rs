@@ -40,8 +40,10 @@ pub fn find_end(data: &[u8]) -> Option<usize> {
     // A window needs the byte after it too.
     while i + WINDOW < data.len() {
         let window = &data[i..=i + WINDOW];
-        if holds_end(window) {
-            return walk(window, WINDOW).map(|k| i + k);
+        if holds_end(window)
+            && let Some(k) = walk(window, WINDOW)
+        {
+            return Some(i + k);
         }
         i += WINDOW;
     }
