@@ -24,6 +24,9 @@ use memchr::memchr_iter;
 /// cheap. 128 to 512 measured best.
 const WINDOW: usize = 512;
 
+/// Bytes walked `FF` by `FF` before the windows.
+const HEAD: usize = 32;
+
 /// Lanes of the branch-free test.
 const LANES: usize = 32;
 
@@ -36,7 +39,13 @@ pub fn continues_entropy(b: u8) -> bool {
 /// followed by a byte that does not continue it, or one that is the last
 /// byte of `data` (what follows it is not known yet).
 pub fn find_end(data: &[u8]) -> Option<usize> {
-    let mut i = 0;
+    // The first bytes one `FF` at a time: a marker there (dense markers in
+    // damaged data, the next marker of a header) costs no window test.
+    let head = data.len().min(HEAD);
+    if let Some(k) = walk(data, head) {
+        return Some(k);
+    }
+    let mut i = head;
     // A window needs the byte after it too.
     while i + WINDOW < data.len() {
         let window = &data[i..=i + WINDOW];

@@ -15,6 +15,9 @@
 
 use super::entropy::find_end;
 
+/// Hints listed per block at most: a frame has a few dozen markers.
+const MAX_MARKERS: usize = 4096;
+
 /// Where a walk through entropy data must stop, in one block of the stream.
 #[derive(Debug, Clone, Default)]
 pub struct Hints {
@@ -41,6 +44,12 @@ impl Hints {
         };
         let mut i = 0;
         while let Some(k) = find_end(&block[i..]) {
+            if hints.markers.len() == MAX_MARKERS {
+                // Not JPEG data as cameras make it: no hints (the scanner
+                // walks it as always), and no list as large as the block.
+                hints.markers = Vec::new();
+                return hints;
+            }
             hints.markers.push((i + k) as u32);
             i += k + 1;
         }
@@ -67,5 +76,38 @@ impl Hints {
     /// Absolute offset of the first byte covered.
     pub fn start(&self) -> u64 {
         self.start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_and_their_bounds() {
+        let mut block = vec![0x12u8; 3000];
+        block[10] = 0xFF; // stuffing: data
+        block[11] = 0x00;
+        block[100] = 0xFF;
+        block[101] = 0xD9;
+        block[2999] = 0xFF; // last byte: its next byte is unknown
+        let h = Hints::find(&block, 1000);
+        assert_eq!(h.marker_in(1000, 4000), Some(Some(1100)));
+        assert_eq!(h.marker_in(1101, 4000), Some(Some(3999)));
+        assert_eq!(h.marker_in(1101, 3999), Some(None));
+        // Outside the block: not covered.
+        assert_eq!(h.marker_in(999, 2000), None);
+        assert_eq!(h.marker_in(1000, 4001), None);
+    }
+
+    #[test]
+    fn dense_markers_give_no_hints() {
+        // FF FF … (or FF 01 FF 01 …) is no entropy data a camera makes: the
+        // block is left to the scanner rather than listed byte by byte.
+        for block in [vec![0xFFu8; 1 << 16], [0xFF, 0x01].repeat(1 << 15)] {
+            let h = Hints::find(&block, 0);
+            assert_eq!(h.marker_in(0, 10), None);
+            assert!(h.markers.is_empty());
+        }
     }
 }

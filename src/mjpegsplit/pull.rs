@@ -201,8 +201,8 @@ impl MjpegSplit {
                 Some(s) if s > PRESCAN_BYTES => ESTIMATE_BYTES,
                 _ => PRESCAN_BYTES,
             };
-            // Never more than that, frames or not (a source that is no
-            // MJPEG may not end).
+            // Never more than that (and the read that crosses it), frames
+            // or not: a source that is no MJPEG may not end.
             self.extend_index(|i, read| {
                 read <= PRESCAN_BYTES && (i.len() < RATE_SAMPLE as u64 || i.next < prescan)
             });

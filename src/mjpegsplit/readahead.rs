@@ -9,10 +9,11 @@
 //! Blocks are handed over in batches: waking the other thread costs about
 //! as much as reading a block of a hundred KiB, and blocks are that small
 //! when frames are (`pull.rs` sizes them to the frames, so that frames go
-//! out without a copy). A batch goes when it holds `BATCH_BYTES`, when
-//! reading stops (the end, an error), or after a read that was slow (a
-//! source that is not a file in the page cache): the task never waits long
-//! for bytes that were read.
+//! out without a copy). A batch goes when it holds `BATCH_BYTES` or when
+//! reading stops (the end, an error). After a slow read (a source that is
+//! not a file in the page cache) each block goes as soon as it is read, for
+//! the next `UNBATCHED` reads: a source whose reads are slow now and then
+//! never has bytes it gave wait behind its next slow read.
 //!
 //! When the task falls behind (the batch before is still waiting for it),
 //! the thread lists where the JPEG walk must stop in the new batch's blocks
@@ -34,7 +35,10 @@ const DEPTH: usize = 1;
 /// A batch goes once it holds this many bytes.
 const BATCH_BYTES: usize = 512 * 1024;
 
-/// A batch goes at once after a read that took this long.
+/// Reads handed over one by one after a slow one.
+const UNBATCHED: u32 = 64;
+
+/// A read that took this long is a slow one.
 const SLOW_READ: Duration = Duration::from_millis(2);
 
 /// A block read at `offset`, for generation `generation`, with its hints
@@ -88,7 +92,21 @@ impl ReadAhead {
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("mjpegsplit-read".into())
-            .spawn(move || read_loop(&s, &tx, &pad))
+            .spawn(move || {
+                // A bug must not stall playback without a word.
+                let read = std::panic::AssertUnwindSafe(|| read_loop(&s, &tx, &pad));
+                if std::panic::catch_unwind(read).is_err()
+                    && let Some(element) = pad.parent_element()
+                {
+                    let msg = gst::message::Error::builder(
+                        gst::StreamError::Failed,
+                        "Internal error in mjpegsplit's reading thread (a bug: please report it)",
+                    )
+                    .src(&element)
+                    .build();
+                    let _ = element.post_message(msg);
+                }
+            })
             .ok();
         ReadAhead {
             shared,
@@ -197,8 +215,11 @@ pub fn pull(pad: &gst::Pad, offset: u64, size: u32) -> Result<gst::Buffer, gst::
 }
 
 fn read_loop(shared: &Shared, tx: &SyncSender<Vec<Block>>, pad: &gst::Pad) {
-    let (mut generation, mut offset) = (u64::MAX, 0);
+    // Generation 0 is no request: it waits for the task's first.
+    let (mut generation, mut offset) = (0, 0);
     let (mut batch, mut batch_bytes) = (Vec::new(), 0);
+    // Reads left that go one by one (after a slow one).
+    let mut unbatched = 0;
     loop {
         {
             let mut c = shared.command.lock().unwrap_or_else(|e| e.into_inner());
@@ -222,14 +243,18 @@ fn read_loop(shared: &Shared, tx: &SyncSender<Vec<Block>>, pad: &gst::Pad) {
         }
         let began = Instant::now();
         let result = pull(pad, offset, shared.block.load(Ordering::Relaxed)).map(|b| (b, None));
-        let slow = began.elapsed() >= SLOW_READ;
+        unbatched = if began.elapsed() >= SLOW_READ {
+            UNBATCHED
+        } else {
+            unbatched.saturating_sub(1)
+        };
         let size = result.as_ref().map_or(0, |(b, _)| b.size());
         batch.push((generation, offset, result));
         offset += size as u64;
         batch_bytes += size;
         // An error or the end: reading stops (an empty read is the end).
         let stopped = size == 0;
-        if batch_bytes >= BATCH_BYTES || slow || stopped {
+        if batch_bytes >= BATCH_BYTES || unbatched > 0 || stopped {
             batch_bytes = 0;
             let full = match tx.try_send(std::mem::take(&mut batch)) {
                 Ok(()) => None,
