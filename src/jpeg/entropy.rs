@@ -13,9 +13,10 @@
 //! "is there an `FF` here followed by a byte that ends the data?" The test
 //! is written so that the compiler vectorises it with the baseline x86-64
 //! instructions (SSE2; no `unsafe`, no run-time CPU detection). Only a window
-//! that holds a marker is walked `FF` by `FF`. On 640x480 and 1920x1080
-//! frames in cache this takes half the time of the memchr loop (`cargo bench
-//! --bench scanner` compares them).
+//! that holds a marker is walked `FF` by `FF`. On 640x480 frames in cache it
+//! ran at 17 GB/s against 8 GB/s for the memchr loop; over a whole file in
+//! memory, where memory bandwidth bounds both, `cargo bench --bench scanner`
+//! puts it at 115–137 % of the memchr loop.
 
 use memchr::memchr_iter;
 
