@@ -186,6 +186,10 @@ pub struct Splitter {
     /// The current frame is being walked again with delimiter detection
     /// (it was cut short the first time).
     delimiter_walk: bool,
+    /// The stream ended inside a part's declared length: that length was
+    /// wrong if walking the rest of the part finds a whole frame, and the
+    /// stream was cut if it finds a frame cut short.
+    length_unsure: bool,
     /// Headers of the part being read.
     headers: Vec<(String, String)>,
     /// Where the current part's body started.
@@ -286,6 +290,7 @@ impl Splitter {
             boundary: None,
             delimiter: Vec::new(),
             delimiter_walk: false,
+            length_unsure: false,
             headers: Vec::new(),
             body_start: 0,
             content_length: None,
@@ -424,7 +429,7 @@ impl Splitter {
         if let State::ClSkip { walk_from, .. } = self.state {
             self.state = State::Body;
             self.offset = walk_from;
-            self.stats.length_mismatches += 1;
+            self.length_unsure = true;
             return false;
         }
         if matches!(self.state, State::Body | State::ClHead { .. })
@@ -453,6 +458,11 @@ impl Splitter {
 
     fn emit(&mut self, events: &[jpeg::Event], out: &mut Vec<Output>) {
         for ev in events {
+            if std::mem::take(&mut self.length_unsure)
+                && matches!(ev, jpeg::Event::Frame(f) if f.complete)
+            {
+                self.stats.length_mismatches += 1;
+            }
             out.push(match *ev {
                 jpeg::Event::Frame(frame) => Output::Frame {
                     frame,

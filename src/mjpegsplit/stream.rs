@@ -199,11 +199,7 @@ impl State {
     /// The stream ended: output a frame cut short, then what is held back.
     pub fn drain(&mut self, settings: &Settings, index: Option<&mut Index>, out: &mut Vec<Out>) {
         let mut outputs = Vec::new();
-        // A part cut by the end of the stream is a frame cut short, not a
-        // wrong Content-Length.
-        let mismatches = self.input.splitter.stats.length_mismatches;
         self.input.drain(&mut outputs);
-        self.input.splitter.stats.length_mismatches = mismatches;
         self.handle_outputs(settings, outputs, Context::default(), index, out);
         let end = self.input.end();
         self.input.discard_to(end);
