@@ -43,15 +43,7 @@ fn secs(ns: u64) -> String {
 }
 
 fn push_harness(props: &[(&str, &str)]) -> Harness {
-    init();
-    let mut h = Harness::new("mjpegsplit");
-    for (k, v) in props {
-        h.element().unwrap().set_property_from_str(k, v);
-    }
-    h.set_live(false);
-    h.play();
-    h.set_src_caps_str("multipart/x-mixed-replace");
-    h
+    common::push_harness(props, "multipart/x-mixed-replace")
 }
 
 fn push_all(h: &mut Harness, data: &[u8], chunk: usize) -> Vec<gst::Buffer> {

@@ -37,19 +37,7 @@ fn push_chunked(
 
 /// An element in a harness that sends stream-start, caps and a TIME segment.
 fn harness(props: &[(&str, &str)]) -> Harness {
-    init();
-    let mut h = Harness::new("mjpegsplit");
-    {
-        let e = h.element().unwrap();
-        for (k, v) in props {
-            e.set_property_from_str(k, v);
-        }
-    }
-    // The harness reports a live upstream by default: these are file-like streams.
-    h.set_live(false);
-    h.play();
-    h.set_src_caps_str("application/octet-stream");
-    h
+    push_harness(props, "application/octet-stream")
 }
 
 fn caps_struct(h: &Harness) -> gst::Structure {

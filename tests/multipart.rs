@@ -23,16 +23,7 @@ fn frames() -> Vec<Vec<u8>> {
 }
 
 fn harness(props: &[(&str, &str)]) -> Harness {
-    init();
-    let mut h = Harness::new("mjpegsplit");
-    for (k, v) in props {
-        h.element().unwrap().set_property_from_str(k, v);
-    }
-    // The harness reports a live upstream by default: these are file-like streams.
-    h.set_live(false);
-    h.play();
-    h.set_src_caps_str("multipart/x-mixed-replace");
-    h
+    push_harness(props, "multipart/x-mixed-replace")
 }
 
 fn push_all(h: &mut Harness, data: &[u8], mut chunk: impl FnMut() -> usize) -> Vec<gst::Buffer> {

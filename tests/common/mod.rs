@@ -152,6 +152,21 @@ pub fn mp4_frames_and_span(path: &str) -> (usize, gst::ClockTime) {
 }
 
 /// Wait for EOS on a harness's sink, then take every buffer it got.
+/// mjpegsplit in a push-mode harness, file-like (not live), with `props`
+/// set and `caps` on its input.
+pub fn push_harness(props: &[(&str, &str)], caps: &str) -> gst_check::Harness {
+    init();
+    let mut h = gst_check::Harness::new("mjpegsplit");
+    for (k, v) in props {
+        h.element().unwrap().set_property_from_str(k, v);
+    }
+    // The harness reports a live upstream by default.
+    h.set_live(false);
+    h.play();
+    h.set_src_caps_str(caps);
+    h
+}
+
 pub fn pull_until_eos(h: &mut gst_check::Harness) -> Vec<gst::Buffer> {
     loop {
         let ev = h.pull_event().unwrap();
