@@ -502,14 +502,7 @@ fn recorder_survives_an_outage_and_closed_pipes() {
     });
     let dir = TempDir::new("recorder-pipes");
     let output = dir.path("rec.mp4");
-    let exe = std::env::current_exe().unwrap();
-    let exe = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/camera_recorder");
-    let mut child = std::process::Command::new(exe)
+    let mut child = std::process::Command::new(example("camera_recorder"))
         .arg(cam.url())
         .arg(&output)
         .stdout(std::process::Stdio::piped())
@@ -610,14 +603,7 @@ fn transcode_goes_on_through_a_stall() {
     });
     let dir = TempDir::new("transcode-stall");
     let output = dir.path("cam.mp4");
-    let exe = std::env::current_exe().unwrap();
-    let exe = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/transcode");
-    let child = std::process::Command::new(exe)
+    let child = std::process::Command::new(example("transcode"))
         .arg(cam.url())
         .arg(&output)
         .stdout(std::process::Stdio::piped())

@@ -436,14 +436,7 @@ fn recorder_example_reconnects_and_finalises_on_ctrl_c() {
     let cam = Camera::start(config, camera_frames()[..2].to_vec(), None);
     let dir = TempDir::new("recorder");
     let output = dir.path("rec.mp4");
-    let exe = std::env::current_exe().unwrap();
-    let exe = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/camera_recorder");
-    let child = std::process::Command::new(exe)
+    let child = std::process::Command::new(example("camera_recorder"))
         .arg(cam.url())
         .arg(&output)
         .stdout(std::process::Stdio::piped())

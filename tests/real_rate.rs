@@ -176,16 +176,6 @@ fn decodebin_and_gst_transcoder_keep_the_recorded_rate() {
     }
 }
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-}
-
 #[test]
 fn the_demo_recording_carries_its_rate() {
     let dir = TempDir::new("real-rate-demo");

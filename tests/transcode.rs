@@ -46,16 +46,6 @@ fn recordings_transcode_to_mp4_with_every_frame() {
 #[path = "common/camera.rs"]
 mod camera;
 
-fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-}
-
 #[test]
 fn transcoder_example_reports_what_it_wrote() {
     let dir = TempDir::new("transcoder");

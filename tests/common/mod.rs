@@ -167,6 +167,17 @@ pub fn push_harness(props: &[(&str, &str)], caps: &str) -> gst_check::Harness {
     h
 }
 
+/// The path of an example program (built by `cargo build --examples`).
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
 pub fn pull_until_eos(h: &mut gst_check::Harness) -> Vec<gst::Buffer> {
     loop {
         let ev = h.pull_event().unwrap();
