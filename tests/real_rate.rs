@@ -14,7 +14,6 @@ mod autoplug;
 
 use autoplug::*;
 use common::*;
-use gst::prelude::*;
 use std::path::PathBuf;
 
 /// An `X-Timestamp` header line: the camera's uptime clock at `us`.
@@ -79,23 +78,12 @@ fn mjpegsplit_times_frames_by_their_x_timestamp_by_default() {
     let dir = TempDir::new("real-rate-stall");
     let path = dir.path("stall.bin");
     std::fs::write(&path, data).unwrap();
-    let pipeline = gst::parse::launch(&format!(
+    let pts: Vec<gst::ClockTime> = appsink_buffers(&format!(
         "filesrc location={path:?} ! mjpegsplit ! appsink name=sink sync=false"
     ))
-    .unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut pts = Vec::new();
-    while let Ok(sample) = sink.pull_sample() {
-        pts.push(sample.buffer().unwrap().pts().unwrap());
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
+    .iter()
+    .map(|b| b.pts().unwrap())
+    .collect();
     let want: Vec<gst::ClockTime> = (0..20)
         .map(|k| gst::ClockTime::from_useconds(us(k) - us(0)))
         .collect();

@@ -240,25 +240,13 @@ pub fn multipart(jpegs: &[Vec<u8>], extra: impl Fn(usize) -> String) -> Vec<u8> 
 
 /// `n` JPEG frames of 64x48 from videotestsrc (all different).
 pub fn jpeg_frames(n: usize) -> Vec<Vec<u8>> {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    let frames: Vec<Vec<u8>> = super::common::appsink_buffers(&format!(
         "videotestsrc num-buffers={n} pattern=ball ! video/x-raw,width=64,height=48 ! \
          jpegenc ! appsink name=sink sync=false"
     ))
-    .unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut frames = Vec::new();
-    while let Ok(sample) = sink.pull_sample() {
-        frames.push(super::common::buffer_bytes(sample.buffer().unwrap()));
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
+    .iter()
+    .map(|b| super::common::buffer_bytes(b))
+    .collect();
     assert_eq!(frames.len(), n);
     frames
 }

@@ -178,6 +178,27 @@ pub fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Run `desc`, whose appsink is named `sink`, to its end: the buffers it
+/// got (not the samples: 1.22's appsink asserts when samples are held).
+pub fn appsink_buffers(desc: &str) -> Vec<gst::Buffer> {
+    init();
+    let pipeline = gst::parse::launch(desc).unwrap();
+    let sink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut buffers = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        buffers.push(sample.buffer_owned().unwrap());
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    buffers
+}
+
 pub fn pull_until_eos(h: &mut gst_check::Harness) -> Vec<gst::Buffer> {
     loop {
         let ev = h.pull_event().unwrap();
