@@ -43,7 +43,9 @@ enum Event {
 /// A pipeline reading a camera, recording frames and bus events.
 struct Client {
     pipeline: gst::Pipeline,
-    frames: Arc<Mutex<Vec<Frame>>>,
+    /// As the probe saw them: a frame without a PTS is recorded and found
+    /// by `frames()` (a panic inside a probe would abort the test binary).
+    frames: Arc<Mutex<Vec<(Option<gst::ClockTime>, bool, Instant)>>>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
@@ -65,11 +67,11 @@ impl Client {
             .unwrap()
             .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
                 let b = info.buffer().unwrap();
-                f.lock().unwrap().push(Frame {
-                    pts: b.pts().expect("every frame has a PTS"),
-                    discont: b.flags().contains(gst::BufferFlags::DISCONT),
-                    at: Instant::now(),
-                });
+                f.lock().unwrap().push((
+                    b.pts(),
+                    b.flags().contains(gst::BufferFlags::DISCONT),
+                    Instant::now(),
+                ));
                 gst::PadProbeReturn::Ok
             });
         let e = events.clone();
@@ -110,7 +112,15 @@ impl Client {
     }
 
     fn frames(&self) -> Vec<Frame> {
-        self.frames.lock().unwrap().clone()
+        let seen = self.frames.lock().unwrap().clone();
+        seen.into_iter()
+            .enumerate()
+            .map(|(i, (pts, discont, at))| Frame {
+                pts: pts.unwrap_or_else(|| panic!("frame {i} has no PTS")),
+                discont,
+                at,
+            })
+            .collect()
     }
 
     fn events(&self) -> Vec<Event> {

@@ -29,13 +29,19 @@ fn collect(desc: &str, feed: impl FnOnce(&gst::Bin)) -> Vec<(Vec<u8>, gst::Clock
             .new_sample(move |s| {
                 let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                 let b = sample.buffer().unwrap();
-                f.lock().unwrap().push((buffer_bytes(b), b.pts().unwrap()));
+                f.lock().unwrap().push((buffer_bytes(b), b.pts()));
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
     );
     play_to_eos(pipeline.upcast_ref(), || feed(&pipeline));
-    frames.lock().unwrap().clone()
+    // Checked here, not in the callback (a panic there aborts the binary).
+    let frames = frames.lock().unwrap().clone();
+    frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, (bytes, pts))| (bytes, pts.unwrap_or_else(|| panic!("frame {i} has no PTS"))))
+        .collect()
 }
 
 #[test]

@@ -494,12 +494,16 @@ impl ElementImpl for MjpegSplit {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            // Our own stream type first: encodebin (1.24+) takes a parser
+            // for `image/jpeg` only if its sink template starts with
+            // `image/jpeg`, so jpegenc's stills in camerabin/encodebin keep
+            // jpegparse there.
             let sink_caps = gst::Caps::builder_full()
+                .structure(gst::Structure::new_empty(crate::typefind::CAPS_NAME))
                 .structure(gst::Structure::new_empty("image/jpeg"))
                 .structure(gst::Structure::new_empty("multipart/x-mixed-replace"))
                 .structure(gst::Structure::new_empty("application/octet-stream"))
                 .structure(gst::Structure::new_empty("video/x-mjpeg"))
-                .structure(gst::Structure::new_empty(crate::typefind::CAPS_NAME))
                 .build();
             vec![
                 gst::PadTemplate::new(

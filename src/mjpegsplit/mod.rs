@@ -59,9 +59,15 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),
         "mjpegsplit",
-        // Below jpegdec (primary): decodebin plugs mjpegsplit for the
-        // `image/jpeg, mjpeg-stream=true` of our typefinder, never for a still JPEG.
-        gst::Rank::SECONDARY,
+        // decodebin and parsebin try parsers first, by rank: mjpegsplit
+        // must rank above jpegparse, which is primary since GStreamer 1.24
+        // (rank none before), or a recording of our typefinder's
+        // `image/jpeg, mjpeg-stream=true` goes to jpegparse and plays as
+        // unstamped stills. A still `image/jpeg` is refused inside those
+        // bins (the sink pad's accept-caps), so it goes to jpegparse or
+        // jpegdec as without the plugin. The rank is the same on every
+        // version: one build, one registry entry.
+        gst::Rank::PRIMARY + 1,
         MjpegSplit::static_type(),
     )
 }

@@ -136,14 +136,24 @@ pub fn mp4_frames_and_span(path: &str) -> (usize, gst::ClockTime) {
     sink.static_pad("sink")
         .unwrap()
         .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            let b = info.buffer().unwrap();
-            s.lock()
-                .unwrap()
-                .push((b.pts().unwrap(), b.duration().unwrap()));
+            // Recorded here, checked below: a panic inside a probe cannot
+            // unwind through GStreamer's C frames and aborts the binary.
+            if let Some(b) = info.buffer() {
+                s.lock().unwrap().push((b.pts(), b.duration()));
+            }
             gst::PadProbeReturn::Ok
         });
     play_to_eos(&pipeline, || {});
-    let seen = seen.lock().unwrap();
+    let seen: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, &(p, d))| match (p, d) {
+            (Some(p), Some(d)) => (p, d),
+            _ => panic!("{path}: decoded frame {i} has PTS {p:?}, duration {d:?}"),
+        })
+        .collect();
     let lo = seen.iter().map(|(p, _)| *p).min().unwrap();
     let hi = seen.iter().map(|(p, d)| *p + *d).max().unwrap();
     // Decoded frames come out in presentation order, strictly increasing.
