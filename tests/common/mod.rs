@@ -120,45 +120,76 @@ pub fn run_pipeline(desc: &str) -> gst::Element {
     pipeline
 }
 
-/// Frames and presentation span of the video track of an MP4.
+/// Frames and presentation span of the video track of an MP4: the frames
+/// the decoder gives, the span the file's video samples cover (their PTS and
+/// durations as the demuxer reads them: decoders of 1.26+ leave decoded
+/// frames without a duration).
 pub fn mp4_frames_and_span(path: &str) -> (usize, gst::ClockTime) {
+    init();
     let pipeline = gst::parse::launch(&format!(
-        "filesrc location={path:?} ! qtdemux ! h264parse ! avdec_h264 ! fakesink name=sink"
+        "filesrc location={path:?} ! qtdemux name=demux ! h264parse ! avdec_h264 ! fakesink name=sink"
     ))
     .unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
+    let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
+    // Recorded in the probes, checked below: a panic inside a probe cannot
+    // unwind through GStreamer's C frames and aborts the test binary.
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let s = samples.clone();
+    bin.by_name("demux")
         .unwrap()
-        .by_name("sink")
-        .unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    sink.static_pad("sink")
+        .connect_pad_added(move |_, pad| {
+            if !pad.name().starts_with("video") {
+                return;
+            }
+            let s = s.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(b) = info.buffer() {
+                    s.lock().unwrap().push((b.pts(), b.duration()));
+                }
+                gst::PadProbeReturn::Ok
+            });
+        });
+    let decoded = Arc::new(Mutex::new(Vec::new()));
+    let d = decoded.clone();
+    bin.by_name("sink")
+        .unwrap()
+        .static_pad("sink")
         .unwrap()
         .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            // Recorded here, checked below: a panic inside a probe cannot
-            // unwind through GStreamer's C frames and aborts the binary.
             if let Some(b) = info.buffer() {
-                s.lock().unwrap().push((b.pts(), b.duration()));
+                d.lock().unwrap().push(b.pts());
             }
             gst::PadProbeReturn::Ok
         });
     play_to_eos(&pipeline, || {});
-    let seen: Vec<_> = seen
+    let samples: Vec<_> = samples
         .lock()
         .unwrap()
         .iter()
         .enumerate()
         .map(|(i, &(p, d))| match (p, d) {
             (Some(p), Some(d)) => (p, d),
-            _ => panic!("{path}: decoded frame {i} has PTS {p:?}, duration {d:?}"),
+            _ => panic!("{path}: sample {i} has PTS {p:?}, duration {d:?}"),
         })
         .collect();
-    let lo = seen.iter().map(|(p, _)| *p).min().unwrap();
-    let hi = seen.iter().map(|(p, d)| *p + *d).max().unwrap();
+    let decoded = decoded.lock().unwrap().clone();
+    assert!(
+        decoded.iter().all(Option::is_some),
+        "{path}: a decoded frame without PTS: {decoded:?}"
+    );
     // Decoded frames come out in presentation order, strictly increasing.
-    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
-    (seen.len(), hi - lo)
+    assert!(
+        decoded.windows(2).all(|w| w[0] < w[1]),
+        "{path}: {decoded:?}"
+    );
+    assert_eq!(
+        decoded.len(),
+        samples.len(),
+        "{path}: frames decoded / samples"
+    );
+    let lo = samples.iter().map(|(p, _)| *p).min().unwrap();
+    let hi = samples.iter().map(|(p, d)| *p + *d).max().unwrap();
+    (decoded.len(), hi - lo)
 }
 
 /// Wait for EOS on a harness's sink, then take every buffer it got.
