@@ -3,6 +3,7 @@
 # Run ./dev test against other GStreamer versions, each in a Debian chroot:
 #
 #   scripts/gst-versions.sh 1.26|1.28|all [ARGS...]    (also: ./dev test --gst ...)
+#   scripts/gst-versions.sh 1.26|1.28 --run 'COMMAND'   any command, in the copy
 #
 #   1.26  Debian 13 trixie (GStreamer 1.26.x)
 #   1.28  Debian sid       (GStreamer 1.28.x)
@@ -119,6 +120,10 @@ for v in "${versions[@]}"; do
     make_chroot "$suite"
     copy_tree "$root"
     gst="$(in_chroot "$root" sh -c 'dpkg-query -W -f="\${Version}" libgstreamer1.0-0 2>/dev/null || true')"
+    if [ "${1:-}" = --run ]; then
+        in_chroot "$root" sh -c "cd /build/mjpegsplit && ./dev deps && ${2:?--run needs a command}" || status=$?
+        continue
+    fi
     echo "== ./dev test on Debian $suite (GStreamer ${gst:-not yet installed}) in $root" >&2
     if in_chroot "$root" sh -c 'cd /build/mjpegsplit && ./dev test "$@"' dev "$@"; then
         echo "== GStreamer $v ($suite): passed" >&2

@@ -125,6 +125,50 @@ pub fn clock_time(text: &str) -> gst::ClockTime {
 /// A duration or span is `ms` milliseconds, to within the rounding of the
 /// timestamps involved (an MP4 time scale, microsecond `X-Timestamp`s).
 #[track_caller]
+/// Frames gst-transcoder-1.0 adds at the end of an MJPEG video of its own,
+/// without our plugin: GStreamer 1.28's transcodebin (its videorate
+/// closing the segment) gives an AVI of 15 JPEG frames at 15 fps (avidemux,
+/// jpegparse, jpegdec) back as 16 frames, 1/15 s longer; 1.22 and 1.26 give
+/// 15. Our streams are held to what GStreamer does with its own.
+pub fn transcoder_closing_frames() -> usize {
+    static EXTRA: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *EXTRA.get_or_init(|| {
+        let dir = TempDir::new("transcoder-reference");
+        let avi = dir.path("reference.avi");
+        let status = Command::new("gst-launch-1.0")
+            .args(["-q", "videotestsrc", "num-buffers=15", "!"])
+            .args([
+                "video/x-raw,width=160,height=120,framerate=15/1",
+                "!",
+                "jpegenc",
+                "!",
+            ])
+            .args(["avimux", "!", "filesink"])
+            .arg(format!("location={}", avi.display()))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mp4 = dir.path("reference.mp4");
+        let out = tool("gst-transcoder-1.0", false, &dir)
+            .arg(format!("file://{}", avi.display()))
+            .arg(format!("file://{}", mp4.display()))
+            .arg("mp4")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let (frames, _) = super::common::mp4_frames_and_span(mp4.to_str().unwrap());
+        assert!(frames >= 15, "{frames} frames of 15");
+        frames - 15
+    })
+}
+
+/// What gst-transcoder-1.0 must give for `frames` frames lasting `ms`: the
+/// same, plus the closing frames GStreamer adds to its own MJPEG videos.
+pub fn after_transcoder(frames: usize, ms: u64) -> (usize, u64) {
+    let extra = transcoder_closing_frames();
+    (frames + extra, ms + ms * extra as u64 / frames as u64)
+}
+
 pub fn assert_span(span: gst::ClockTime, ms: u64, path: &Path) {
     let want = gst::ClockTime::from_mseconds(ms);
     let diff = span.max(want) - span.min(want);
