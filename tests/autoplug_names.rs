@@ -319,9 +319,7 @@ fn gst_transcoder_transcodes_mjpeg_found_by_content() {
         let _ = std::fs::remove_file(&mp4);
         transcode_to_mp4(&path, &mp4, &home);
         let (frames, span) = mp4_frames_and_span(mp4.to_str().unwrap());
-        let (want_frames, want_ms) = after_transcoder(45, 1500);
-        assert_eq!(frames, want_frames, "{path:?}");
-        assert_span(span, want_ms, &path);
+        assert_transcoded(frames, span, 45, 1500, &path);
     }
 }
 
@@ -334,9 +332,7 @@ fn gst_transcoder_keeps_the_audio_of_a_container_with_an_odd_name() {
     let mp4 = dir.path("MVI_0002.mp4");
     transcode_to_mp4(&avi, &mp4, &home);
     let (frames, span) = mp4_frames_and_span(mp4.to_str().unwrap());
-    let (want_frames, want_ms) = after_transcoder(45, 3000);
-    assert_eq!(frames, want_frames);
-    assert_span(span, want_ms, &avi);
+    assert_transcoded(frames, span, 45, 3000, &avi);
     let report = discover(&mp4, false, &home);
     let streams = topology(&report);
     assert!(streams.iter().any(|s| s.starts_with("audio: ")), "{report}");

@@ -40,12 +40,15 @@ enum Event {
     Eos,
 }
 
+/// A frame as the probe saw it: PTS (if any), DISCONT, arrival.
+type Seen = (Option<gst::ClockTime>, bool, Instant);
+
 /// A pipeline reading a camera, recording frames and bus events.
 struct Client {
     pipeline: gst::Pipeline,
     /// As the probe saw them: a frame without a PTS is recorded and found
     /// by `frames()` (a panic inside a probe would abort the test binary).
-    frames: Arc<Mutex<Vec<(Option<gst::ClockTime>, bool, Instant)>>>,
+    frames: Arc<Mutex<Vec<Seen>>>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
