@@ -251,6 +251,11 @@ struct Current {
     last_soi: Option<u64>,
     /// The payload being read holds an `FF D8 FF` not followed by an EOI.
     open_soi: bool,
+    /// Where the first multipart delimiter line inside one of the frame's
+    /// segment payloads starts: where the part ends if this frame turns out
+    /// broken (a part cut inside a segment). Until then it is payload: a
+    /// comment or an APPn segment may hold the boundary text.
+    inner_delim: Option<u64>,
     info: FrameInfo,
 }
 
@@ -334,6 +339,9 @@ pub struct Scanner {
     refused: u64,
     /// A broken frame was found: scanning resumes at this earlier offset.
     backoff: Option<u64>,
+    /// The last back-off went to a delimiter line inside a segment payload
+    /// (see [`Scanner::take_delimiter_backoff`]).
+    delimiter_backoff: bool,
     /// Raw mode: return as soon as the scanner is between frames again
     /// (see [`Scanner::feed_to_gap`]).
     stop_at_gap: bool,
@@ -387,6 +395,7 @@ impl Scanner {
             rescanned: 0,
             refused: 0,
             backoff: None,
+            delimiter_backoff: false,
             stop_at_gap: false,
             hints: None,
         }
@@ -475,6 +484,7 @@ impl Scanner {
         self.last_byte = 0;
         self.pay_match = 0;
         self.backoff = None;
+        self.delimiter_backoff = false;
     }
 
     /// Bytes walked a second time after backing off from broken frames
@@ -485,6 +495,14 @@ impl Scanner {
 
     /// Broken frames not backed off from because the budget was spent: a
     /// frame reported since may hold a frame it swallowed.
+    /// Whether the last back-off went to a multipart delimiter line that a
+    /// broken frame's segment swallowed (the part ends there: read the
+    /// delimiter line and the next part's headers from
+    /// [`Scanner::offset`]); clears it.
+    pub fn take_delimiter_backoff(&mut self) -> bool {
+        std::mem::take(&mut self.delimiter_backoff)
+    }
+
     pub fn backoffs_refused(&self) -> u64 {
         self.refused
     }
@@ -801,16 +819,22 @@ impl Scanner {
                     self.state = State::Payload { code, remaining };
                     return i;
                 }
-                if matched + 1 == self.delimiter.len() {
-                    return self.delimiter_found(i + 1, out);
+                if matched + 1 == self.delimiter.len()
+                    && let Some(cur) = self.cur.as_mut()
+                {
+                    // The boundary text inside a segment: payload, unless
+                    // the frame proves broken (then the part ends here).
+                    cur.inner_delim.get_or_insert(self.delim_start);
                 }
                 self.payload_bytes(&data[i..i + 1], base + i as u64);
                 let remaining = remaining - 1;
                 if remaining == 0 {
                     let at = base + i as u64 + 1;
-                    if !self.payload_end(code, at, out) {
+                    if !self.payload_end(code, at, out) && matched + 1 < self.delimiter.len() {
                         self.delimiter_after_segment(matched + 1);
                     }
+                } else if matched + 1 == self.delimiter.len() {
+                    self.state = State::Payload { code, remaining };
                 } else {
                     self.state = State::PayloadDelim {
                         code,
@@ -883,9 +907,13 @@ impl Scanner {
             }
             State::MarkerDelim(k) => {
                 if self.delimiter.get(k) != Some(&data[i]) {
-                    // Not the delimiter: these bytes were no marker.
                     self.state = State::Marker;
-                    self.damaged(base + i as u64, out);
+                    if k > 0 {
+                        // Not the delimiter: these bytes were no marker.
+                        self.damaged(base + i as u64, out);
+                    }
+                    // (With none of it matched, a segment ended with a
+                    // line feed: the byte is looked at as a marker.)
                     return i;
                 }
                 if k + 1 < self.delimiter.len() {
@@ -953,6 +981,7 @@ impl Scanner {
             inner_soi: None,
             last_soi: None,
             open_soi: false,
+            inner_delim: None,
             info: FrameInfo::default(),
         });
         self.pay_match = 0;
@@ -1069,8 +1098,12 @@ impl Scanner {
         let Some(cur) = self.cur else {
             return false;
         };
-        let Some(soi) = cur.inner_soi else {
-            return false;
+        // The earlier of a delimiter line and an SOI inside a payload.
+        let (soi, to_delimiter) = match (cur.inner_delim, cur.inner_soi) {
+            (Some(d), Some(s)) if s < d => (s, false),
+            (Some(d), _) => (d, true),
+            (None, Some(s)) => (s, false),
+            (None, None) => return false,
         };
         self.high_water = self.high_water.max(at);
         let cost = at.saturating_sub(soi);
@@ -1086,6 +1119,7 @@ impl Scanner {
         self.state = State::Search;
         self.pay_match = 0;
         self.backoff = Some(soi);
+        self.delimiter_backoff = to_delimiter;
         if self.part_mode {
             self.stop = Some(Stop::FrameEnd);
         }

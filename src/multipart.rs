@@ -925,6 +925,12 @@ impl Splitter {
                     self.state = State::Body;
                 }
             }
+            // A broken frame whose segment swallowed the delimiter line of
+            // the next part: the part ends there, whatever its length said.
+            Some(Stop::FrameEnd) if self.scanner.take_delimiter_backoff() => {
+                self.end_delimiter_walk();
+                self.after_frame();
+            }
             // Cut by a new SOI, the scanner is in the next frame already.
             Some(Stop::FrameEnd) if self.scanner.in_frame() => {}
             // A broken frame inside a part of known length: the scanner

@@ -259,7 +259,7 @@ pub fn fuzz_input(data: &[u8]) -> Option<(u64, u64, &[u8])> {
 /// A damaged stream built from good JPEG `frames` by the bytes of `recipe`
 /// (for the fuzz targets): each item is a good frame or a malformed one (cut
 /// inside a marker segment or its entropy data, a length field made longer
-/// or shorter, bits flipped), written raw or as a multipart part with an
+/// or shorter, bits flipped, the boundary line inside a segment), written raw or as a multipart part with an
 /// exact, wrong or missing Content-Length; junk and cuts come in between.
 pub fn damaged_stream(recipe: &[u8], frames: &[&[u8]]) -> Vec<u8> {
     let mut data = Vec::new();
@@ -299,6 +299,16 @@ pub fn damaged_stream(recipe: &[u8], frames: &[&[u8]]) -> Vec<u8> {
                     *b ^= next().unwrap_or(1) | 1;
                 }
             }
+            // The stream's boundary line inside a segment payload: a COM
+            // or APP1 right after the SOI, or a COM right before the EOI.
+            5 => {
+                let line = b"\r\n--fz\r\nContent-Type: image/jpeg\r\n\r\n";
+                body = match a % 3 {
+                    0 => with_segment(&body, 0xFE, line, false),
+                    1 => with_segment(&body, 0xE1, &[b"Exif\0\0".as_slice(), line].concat(), false),
+                    _ => with_segment(&body, 0xFE, line, true),
+                };
+            }
             // Junk between frames, sometimes full of FF and SOI bytes.
             4 => {
                 let n = a % 300;
@@ -331,6 +341,21 @@ pub fn damaged_stream(recipe: &[u8], frames: &[&[u8]]) -> Vec<u8> {
         }
     }
     data
+}
+
+/// `jpeg` with a marker segment `code` (COM, APPn) holding `payload`: right
+/// after its SOI, or (`before_eoi`) right before its last two bytes (the
+/// EOI of a whole frame). A frame too short for either is returned as it is.
+pub fn with_segment(jpeg: &[u8], code: u8, payload: &[u8], before_eoi: bool) -> Vec<u8> {
+    let Ok(len) = u16::try_from(payload.len() + 2) else {
+        return jpeg.to_vec();
+    };
+    if jpeg.len() < 4 {
+        return jpeg.to_vec();
+    }
+    let seg = [&[0xFF, code], len.to_be_bytes().as_slice(), payload].concat();
+    let at = if before_eoi { jpeg.len() - 2 } else { 2 };
+    [&jpeg[..at], &seg, &jpeg[at..]].concat()
 }
 
 /// The splitter fed in fixed pieces of `n` bytes gives what it gives whole

@@ -566,3 +566,59 @@ fn a_delimiter_at_the_declared_end_keeps_the_damage_in_its_part() {
         }
     }
 }
+
+/// Frames holding the stream's own boundary line in a segment payload, as
+/// ffmpeg's mpjpeg muxer writes a frame whose comment holds it: the
+/// Content-Length and the segment walk agree on where each part ends, so
+/// every part is whole.
+#[test]
+fn the_boundary_inside_a_segment_payload_costs_no_frame() {
+    let line = b"\r\n--myboundary\r\nContent-Type: image/jpeg\r\n\r\n";
+    let frames: Vec<Vec<u8>> = vec![
+        crate::properties::with_segment(GRAY, 0xFE, line, false),
+        crate::properties::with_segment(RGB, 0xE1, &[b"Exif\0\0".as_slice(), line].concat(), false),
+        crate::properties::with_segment(EXIF, 0xFE, line, true),
+        crate::properties::with_segment(PROGRESSIVE, 0xEC, b"--myboundary--\r\n", false),
+        // In the entropy data, right before the EOI.
+        [
+            &[
+                0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11,
+                0x00, 0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00,
+            ][..],
+            b"ab\r\n--myboundary\r\nContent-Type: image/jpeg\r\n\r\n",
+            &[0xFF, 0xD9],
+        ]
+        .concat(),
+        GRAY.to_vec(),
+    ];
+    let expected: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    // With an exact Content-Length, without one, and with lengths off by
+    // some bytes either way.
+    for (name, delta) in [
+        ("exact", Some(0i64)),
+        ("none", None),
+        ("long", Some(7)),
+        ("short", Some(-5)),
+    ] {
+        let mut data = Vec::new();
+        for f in &frames {
+            data.extend(b"--myboundary\r\nContent-Type: image/jpeg\r\n");
+            if let Some(d) = delta {
+                data.extend(format!("Content-Length: {}\r\n", f.len() as i64 + d).as_bytes());
+            }
+            data.extend(b"\r\n");
+            data.extend(f);
+            data.extend(b"\r\n");
+        }
+        data.extend(b"--myboundary--\r\n");
+        let (out, _) = check(&data);
+        let got = frames_of(&data, &out);
+        let lens = |v: &[&[u8]]| v.iter().map(|f| f.len()).collect::<Vec<_>>();
+        assert_eq!(
+            lens(&got),
+            lens(&expected),
+            "Content-Length {name}: frame sizes"
+        );
+        assert!(got == expected, "Content-Length {name}: frame bytes");
+    }
+}

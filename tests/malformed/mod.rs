@@ -36,8 +36,12 @@ fn split_concatenation(data: &[u8]) -> Vec<Vec<u8>> {
     frames
 }
 
+/// How many of [`good_frames`] (the last ones) hold the boundary line.
+pub const BOUNDARY_FRAMES: usize = 3;
+
 /// Good frames from several encoders (baseline, progressive, restart
-/// intervals, 4:2:2, gray, RGB, an EXIF thumbnail).
+/// intervals, 4:2:2, gray, RGB, an EXIF thumbnail), and some holding the
+/// boundary line in a segment.
 pub fn good_frames() -> Vec<Vec<u8>> {
     let mut frames: Vec<Vec<u8>> = [
         "gray.jpg",
@@ -53,6 +57,19 @@ pub fn good_frames() -> Vec<Vec<u8>> {
     for name in ["gst-jpegenc.mjpg", "ffmpeg.mjpg"] {
         frames.extend(split_concatenation(&fixture(name)));
     }
+    // Frames holding the streams' own boundary line (`--frame`) in a
+    // segment payload, as ffmpeg's mpjpeg muxer writes a frame whose comment
+    // holds it: a COM or an APP1 after the SOI, a COM before the EOI.
+    use gstmjpegsplit::properties::with_segment;
+    let line = b"\r\n--frame\r\nContent-Type: image/jpeg\r\n\r\n";
+    frames.push(with_segment(&fixture("gray.jpg"), 0xFE, line, false));
+    frames.push(with_segment(
+        &fixture("rgb.jpg"),
+        0xE1,
+        &[b"Exif\0\0".as_slice(), line].concat(),
+        false,
+    ));
+    frames.push(with_segment(&fixture("exif-thumb.jpg"), 0xFE, line, true));
     frames
 }
 
@@ -221,6 +238,14 @@ pub fn stream(rng: &mut Rng, good: &[Vec<u8>], format: Format, n: usize) -> (Vec
             b"HTTP/1.0 200 OK\r\nServer: test\r\nContent-Type: multipart/x-mixed-replace;boundary=frame\r\n\r\n",
         );
     }
+    // A raw stream holds no multipart text: the frames with the boundary
+    // line inside (the last ones) only go into multipart streams (cut, they
+    // would put a delimiter line between raw frames, which rightly switches
+    // the framing to multipart).
+    let good = match format {
+        Format::Raw => &good[..good.len() - BOUNDARY_FRAMES],
+        _ => good,
+    };
     let mut goods = Vec::new();
     for k in 0..n {
         let is_good = rng.below(2) == 0;
