@@ -142,3 +142,50 @@ fn a_part_cut_short_with_a_length_2000_too_long_in_512_byte_reads() {
         );
     }
 }
+
+/// Issue 20, point 1: parts whose JPEGs hold the stream's own boundary
+/// line in a segment (COM or APP1 after the SOI, COM before the EOI), with
+/// exact, missing and wrong Content-Lengths: every frame comes out whole,
+/// pulled and pushed in 1, 7, 512-byte and random pieces. (A length that
+/// points exactly at the boundary line inside a frame is believed: the
+/// delimiter is where the part's length says the part ends.)
+#[test]
+fn boundary_lines_inside_segments_cost_no_frame() {
+    let good = good_frames();
+    let frames = &good[good.len() - BOUNDARY_FRAMES..];
+    for (name, delta) in [
+        ("exact", Some(0i64)),
+        ("none", None),
+        ("long", Some(900)),
+        ("short", Some(-7)),
+    ] {
+        let mut data = Vec::new();
+        let mut expected = Vec::new();
+        for k in 0..12 {
+            let f = &frames[k % frames.len()];
+            data.extend(b"--frame\r\nContent-Type: image/jpeg\r\n");
+            if let Some(d) = delta {
+                data.extend(format!("Content-Length: {}\r\n", f.len() as i64 + d).as_bytes());
+            }
+            data.extend(b"\r\n");
+            expected.push(f.clone());
+            data.extend(f);
+            data.extend(b"\r\n");
+        }
+        let (pulled, _) = element_pull(&data, "boundary");
+        let bytes: Vec<Vec<u8>> = pulled.iter().map(|f| f.bytes.clone()).collect();
+        assert!(bytes == expected, "{name}: {} of 12 frames pulled whole", {
+            bytes.iter().filter(|b| expected.contains(b)).count()
+        });
+        let sizes: Vec<Box<dyn FnMut() -> usize>> = vec![
+            Box::new(|| 1),
+            Box::new(|| 7),
+            Box::new(|| 512),
+            Box::new(random_chunks(0xB0 ^ delta.unwrap_or(1).unsigned_abs())),
+        ];
+        for (k, next_len) in sizes.into_iter().enumerate() {
+            let (pushed, _) = element_push(&data, next_len);
+            compare(&format!("{name} pieces #{k}"), &pulled, &pushed);
+        }
+    }
+}
