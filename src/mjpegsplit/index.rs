@@ -194,7 +194,7 @@ impl Index {
                 if !frame.complete && settings.incomplete == super::Incomplete::Drop {
                     continue;
                 }
-                let (x, fps) = super::stream::header_timing(headers);
+                let (x, fps) = super::output::header_timing(headers);
                 header_fps = fps.or(header_fps);
                 let rate = settings
                     .configured_framerate()

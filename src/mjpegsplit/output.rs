@@ -4,6 +4,7 @@
 //! memory when it would otherwise pin a much larger read block.
 
 use crate::jpeg::{self, FrameInfo};
+use crate::timing;
 
 /// Name of the custom meta that carries a frame's multipart part headers.
 pub const PART_META: &str = "MjpegSplitPartMeta";
@@ -128,4 +129,25 @@ fn own_memory(buffer: gst::Buffer) -> gst::Buffer {
         Ok(bytes) => gst::Buffer::from_mut_slice(bytes),
         Err(_) => buffer,
     }
+}
+
+/// The timing a part's headers carry: its X-Timestamp (ns) and an
+/// X-Framerate.
+pub fn header_timing(headers: &[(String, String)]) -> (Option<u64>, Option<gst::Fraction>) {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let x_timestamp = header("x-timestamp").and_then(timing::parse_x_timestamp);
+    let fps = header("x-framerate")
+        .and_then(timing::parse_framerate)
+        .and_then(|(n, d)| {
+            Some(gst::Fraction::new(
+                i32::try_from(n).ok()?,
+                i32::try_from(d).ok()?,
+            ))
+        });
+    (x_timestamp, fps)
 }

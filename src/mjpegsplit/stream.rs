@@ -10,33 +10,12 @@ use std::collections::VecDeque;
 
 use crate::jpeg::{self, DropReason, FrameInfo};
 use crate::multipart::Output;
-use crate::timing::{self, FrameClock, Policy};
-
-/// The timing a part's headers carry: its X-Timestamp (ns) and an
-/// X-Framerate.
-pub fn header_timing(headers: &[(String, String)]) -> (Option<u64>, Option<gst::Fraction>) {
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let x_timestamp = header("x-timestamp").and_then(timing::parse_x_timestamp);
-    let fps = header("x-framerate")
-        .and_then(timing::parse_framerate)
-        .and_then(|(n, d)| {
-            Some(gst::Fraction::new(
-                i32::try_from(n).ok()?,
-                i32::try_from(d).ok()?,
-            ))
-        });
-    (x_timestamp, fps)
-}
+use crate::timing::{FrameClock, Policy};
 
 use super::diagnostics::{self, Warned};
 use super::index::Index;
 use super::input::Input;
-use super::output::{self, Decoration, Out};
+use super::output::{self, Decoration, Out, header_timing};
 use super::settings::{FALLBACK_FRAMERATE, Incomplete, Settings, TimestampMode};
 use super::stats::Stats;
 
