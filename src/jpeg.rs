@@ -47,9 +47,12 @@
 //! machine, one step at a time; `header.rs` segment payloads (what is kept,
 //! the watch for an inner SOI); `recovery.rs` frame bounds, damaged and
 //! broken frames, back-off; `entropy.rs` the entropy-data hot loop;
-//! `hints.rs` marker hints from a reading thread.
+//! `hints.rs` marker hints from a reading thread; `dht.rs` the standard
+//! Huffman tables for frames that carry none.
 
 // Paths given: the fuzz targets include this file by its path.
+#[path = "jpeg/dht.rs"]
+pub mod dht;
 #[path = "jpeg/entropy.rs"]
 mod entropy;
 #[path = "jpeg/frame.rs"]

@@ -18,7 +18,7 @@ mod typefind;
 mod test_util;
 
 pub use mjpeghttpsrc::MjpegHttpSrc;
-pub use mjpegsplit::{Incomplete, MjpegSplit, PART_META, TimestampMode};
+pub use mjpegsplit::{DHT_META, Incomplete, MjpegSplit, PART_META, TimestampMode};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     mjpegsplit::register(plugin)?;

@@ -32,7 +32,7 @@ mod settings;
 mod stats;
 mod stream;
 
-pub use output::PART_META;
+pub use output::{DHT_META, PART_META};
 pub use settings::{Incomplete, TimestampMode};
 
 glib::wrapper! {
@@ -56,6 +56,7 @@ pub fn src_pad_template() -> gst::PadTemplate {
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::meta::CustomMeta::register_simple(PART_META);
+    gst::meta::CustomMeta::register_simple(output::DHT_META);
     gst::Element::register(
         Some(plugin),
         "mjpegsplit",

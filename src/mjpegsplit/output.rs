@@ -9,6 +9,23 @@ use crate::timing;
 /// Name of the custom meta that carries a frame's multipart part headers.
 pub const PART_META: &str = "MjpegSplitPartMeta";
 
+/// Name of the custom meta on a frame given the standard Huffman tables
+/// (the `insert-dht` property).
+pub const DHT_META: &str = "MjpegSplitDhtMeta";
+
+/// The frame in `buffer` with the standard Huffman tables inserted, when
+/// it has none (see `jpeg::dht`); `None` leaves it as it is.
+pub fn with_standard_dht(buffer: &gst::Buffer) -> Option<gst::Buffer> {
+    let map = buffer.map_readable().ok()?;
+    let fixed = jpeg::dht::with_standard_dht(&map)?;
+    drop(map);
+    let mut out = gst::Buffer::from_mut_slice(fixed);
+    if let Some(b) = out.get_mut() {
+        let _ = gst::meta::CustomMeta::add(b, DHT_META);
+    }
+    Some(out)
+}
+
 /// X-Timestamp values above this (2000-01-01) are taken as Unix wall-clock time.
 const WALL_CLOCK_MIN_SECONDS: u64 = 946_684_800;
 

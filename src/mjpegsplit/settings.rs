@@ -75,6 +75,7 @@ pub struct Settings {
     pub incomplete: Incomplete,
     pub timestamp_mode: TimestampMode,
     pub probe_bytes: u64,
+    pub insert_dht: bool,
 }
 
 impl Default for Settings {
@@ -85,6 +86,7 @@ impl Default for Settings {
             incomplete: DEFAULT_INCOMPLETE,
             timestamp_mode: DEFAULT_TIMESTAMP_MODE,
             probe_bytes: DEFAULT_PROBE_BYTES,
+            insert_dht: false,
         }
     }
 }
@@ -103,6 +105,7 @@ impl Settings {
             "incomplete-frames" => self.incomplete = value.get().expect("type checked upstream"),
             "timestamp-mode" => self.timestamp_mode = value.get().expect("type checked upstream"),
             "probe-bytes" => self.probe_bytes = value.get().expect("type checked upstream"),
+            "insert-dht" => self.insert_dht = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
     }
@@ -114,6 +117,7 @@ impl Settings {
             "incomplete-frames" => self.incomplete.to_value(),
             "timestamp-mode" => self.timestamp_mode.to_value(),
             "probe-bytes" => self.probe_bytes.to_value(),
+            "insert-dht" => self.insert_dht.to_value(),
             _ => unimplemented!(),
         }
     }
@@ -173,6 +177,17 @@ pub fn param_specs() -> Vec<glib::ParamSpec> {
             .default_value(DEFAULT_PROBE_BYTES)
             .mutable_playing()
             .build(),
+        glib::ParamSpecBoolean::builder("insert-dht")
+            .nick("Insert Huffman tables")
+            .blurb(
+                "Give a frame that carries no Huffman tables (USB webcams, AVI1 recordings) the \
+                 standard ones of the JPEG spec (Annex K.3), before its first SOS, so that every \
+                 decoder reads it as a stand-alone JPEG; such buffers carry a \
+                 MjpegSplitDhtMeta. Frames with tables stay byte-identical",
+            )
+            .default_value(false)
+            .mutable_playing()
+            .build(),
         glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
             .nick("Statistics")
             .blurb(
@@ -180,7 +195,7 @@ pub fn param_specs() -> Vec<glib::ParamSpec> {
                  empty-parts, non-jpeg-parts, content-length-mismatches, fast-path-frames, \
                  frames, bytes-in, bytes-skipped, incomplete-frames, damaged-frames, \
                  dropped-incomplete, dropped-no-scan, dropped-too-large, format-changes, \
-                 resolution-changes, resyncs, clock-jumps",
+                 resolution-changes, resyncs, clock-jumps, dht-inserted",
             )
             .read_only()
             .build(),

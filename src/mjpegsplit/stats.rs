@@ -20,6 +20,8 @@ pub struct Stats {
     pub resyncs: u64,
     /// Times the camera's X-Timestamp clock jumped and timing was re-anchored.
     pub clock_jumps: u64,
+    /// Frames given the standard Huffman tables (`insert-dht`).
+    pub dht_inserted: u64,
 }
 
 impl Stats {
@@ -44,6 +46,7 @@ impl Stats {
             .field("resolution-changes", self.resolution_changes)
             .field("resyncs", self.resyncs)
             .field("clock-jumps", self.clock_jumps)
+            .field("dht-inserted", self.dht_inserted)
             .build()
     }
 }

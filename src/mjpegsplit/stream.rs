@@ -270,6 +270,12 @@ impl State {
         if !frame.complete && settings.incomplete == Incomplete::Repair {
             buffer.append(gst::Buffer::from_slice([0xFF, 0xD9]));
         }
+        if settings.insert_dht
+            && let Some(fixed) = output::with_standard_dht(&buffer)
+        {
+            buffer = fixed;
+            self.stats.dht_inserted += 1;
+        }
         let (x_timestamp, header_fps) = header_timing(headers);
         self.header_fps = header_fps.or(self.header_fps);
 
