@@ -10,6 +10,12 @@ use crate::multipart::{Output, Splitter};
 
 use super::diagnostics::HEAD_KEPT;
 
+/// A frame over at most this many input buffers (of the last one's size)
+/// goes out as their memories, without a copy; over more (small reads), as
+/// one copy: a buffer holds at most 16 memories and merges them, copying,
+/// each time it grows past that.
+const ZERO_COPY_CHUNKS: usize = 8;
+
 pub struct Input {
     /// Input bytes not yet output or discarded; its first byte is at `offset`.
     adapter: gst_base::UniqueAdapter,
@@ -23,6 +29,8 @@ pub struct Input {
     pub head: Vec<u8>,
     /// Bytes discarded because they belong to no frame.
     pub skipped: u64,
+    /// Size of the last buffer pushed.
+    last_chunk: usize,
 }
 
 impl Input {
@@ -35,6 +43,7 @@ impl Input {
             section_start: 0,
             head: Vec::new(),
             skipped: 0,
+            last_chunk: 0,
         }
     }
 
@@ -85,6 +94,7 @@ impl Input {
             self.head.extend_from_slice(&map[..n]);
         }
         let end = map_offset + map.len() as u64;
+        self.last_chunk = map.len();
         while self.splitter.offset() < end {
             let off = self.splitter.offset();
             if off >= map_offset {
@@ -149,7 +159,11 @@ impl Input {
             return None;
         }
         let len = usize::try_from(end - start).ok()?;
-        let buffer = self.adapter.take_buffer(len).ok()?;
+        let buffer = if len <= self.last_chunk.saturating_mul(ZERO_COPY_CHUNKS) {
+            self.adapter.take_buffer_fast(len).ok()?
+        } else {
+            self.adapter.take_buffer(len).ok()?
+        };
         self.offset = end;
         Some(buffer)
     }
