@@ -194,22 +194,53 @@ fn looks_like_stream(data: &[u8], start: Start) -> bool {
     }
 }
 
+/// The smallest view decided on with an unknown length (the typefind
+/// element of a push-mode pipeline asks from 2 KiB on).
+const MIN_VIEW: u32 = 1024;
+
+/// How many of the first `want` bytes can be looked at: all of them, or,
+/// when the length is unknown (push mode: HTTP in playbin, gst-play,
+/// gst-transcoder, where the typefind element holds only what has arrived
+/// so far), as many as have arrived, from [`MIN_VIEW`] on.
+fn available(tf: &mut gst::TypeFind, want: u32, length: Option<u64>) -> Option<u32> {
+    if tf.peek(0, want).is_some() {
+        return Some(want);
+    }
+    if length.is_some() || want <= MIN_VIEW || tf.peek(0, MIN_VIEW).is_none() {
+        return None;
+    }
+    // The most that is there, in MIN_VIEW..want.
+    let (mut lo, mut hi) = (MIN_VIEW, want);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if tf.peek(0, mid).is_some() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(lo)
+}
+
 fn type_find(tf: &mut gst::TypeFind) {
     let length = tf.length();
     let size_of =
         |window: u32| length.map_or(window, |l| window.min(u32::try_from(l).unwrap_or(u32::MAX)));
     let start = {
-        let Some(head) = tf.peek(0, size_of(WINDOWS[0])) else {
+        let Some(n) = available(tf, size_of(WINDOWS[0]), length) else {
+            return;
+        };
+        let Some(head) = tf.peek(0, n) else {
             return;
         };
         match start_of(head) {
             Some(start) => start,
             // Not decided in the first 4 KiB: an HTTP response or a cut frame.
-            None if length.is_none_or(|l| l > u64::from(WINDOWS[0])) => {
-                let Some(head) = tf.peek(0, size_of(WINDOWS[1])) else {
+            None if n == WINDOWS[0] && length.is_none_or(|l| l > u64::from(WINDOWS[0])) => {
+                let Some(n) = available(tf, size_of(WINDOWS[1]), length) else {
                     return;
                 };
-                match start_of(head) {
+                match tf.peek(0, n).and_then(start_of) {
                     Some(start) => start,
                     None => return,
                 }
@@ -218,15 +249,19 @@ fn type_find(tf: &mut gst::TypeFind) {
         }
     };
     for window in WINDOWS {
-        let size = size_of(window);
-        let Some(data) = tf.peek(0, size) else {
+        let want = size_of(window);
+        let Some(n) = available(tf, want, length) else {
+            return;
+        };
+        let Some(data) = tf.peek(0, n) else {
             return;
         };
         if looks_like_stream(data, start) {
             tf.suggest(gst::TypeFindProbability::Maximum, &stream_caps());
             return;
         }
-        if length == Some(u64::from(size)) {
+        // Everything there is has been seen (for now, with an unknown length).
+        if n < want || length == Some(u64::from(n)) {
             return;
         }
     }
