@@ -81,6 +81,17 @@ pub fn not_mjpeg(head: &[u8], bytes: u64, at_end: bool) -> Option<String> {
     ))
 }
 
+/// No frame came out because every frame seen was larger than
+/// `max-frame-size`: an MJPEG stream of big frames, not "not MJPEG".
+pub fn only_too_large(dropped: u64, max_frame_size: u32) -> String {
+    let frames = if dropped == 1 { "frame" } else { "frames" };
+    format!(
+        "Every JPEG frame so far ({dropped} {frames}) was larger than max-frame-size \
+         ({max_frame_size} bytes) and was dropped: set max-frame-size higher (up to 4294967295) \
+         for a stream of frames this big"
+    )
+}
+
 pub const EMPTY_STREAM: &str =
     "The stream ended before any data arrived (an empty file, or the source sent nothing)";
 

@@ -195,11 +195,29 @@ impl State {
             settings,
         );
         out.extend(warnings.into_iter().map(Out::Warning));
-        let probed = settings.probe_bytes > 0 && self.stats.bytes_in >= settings.probe_bytes;
+        // The bytes of a frame in progress, while it is within
+        // max-frame-size, do not count against probe-bytes: a 14 MB photo
+        // is no reason to call the stream "not MJPEG" at 8 MiB.
+        let in_progress = self
+            .input
+            .splitter
+            .frame_start()
+            .map(|start| self.stats.bytes_in.saturating_sub(start))
+            .filter(|&n| n <= u64::from(settings.max_frame_size))
+            .unwrap_or(0);
+        let probed =
+            settings.probe_bytes > 0 && self.stats.bytes_in - in_progress >= settings.probe_bytes;
         if self.stats.frames > 0 || self.not_mjpeg_reported || !(probed || at_end) {
             return true;
         }
         self.not_mjpeg_reported = true;
+        if self.stats.dropped_too_large > 0 {
+            out.push(Out::Error(diagnostics::only_too_large(
+                self.stats.dropped_too_large,
+                settings.max_frame_size,
+            )));
+            return false;
+        }
         match diagnostics::not_mjpeg(&self.input.head, self.stats.bytes_in, at_end) {
             Some(msg) => {
                 out.push(Out::Error(msg));

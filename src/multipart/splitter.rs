@@ -243,6 +243,11 @@ impl Splitter {
         }
     }
 
+    /// Where the frame being read starts, if one is.
+    pub fn frame_start(&self) -> Option<u64> {
+        self.scanner.frame_start()
+    }
+
     /// Whether a frame has been started and not reported yet.
     pub fn in_frame(&self) -> bool {
         self.scanner.in_frame()
