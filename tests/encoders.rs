@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! Installing the plugin leaves encoding pipelines as they were: encodebin
-//! (what camerabin and transcodebin use) with a JPEG profile writes the
-//! same bytes with and without it, on every GStreamer version; and from
-//! 1.24 on, where encodebin takes a parser for `image/jpeg` only if its sink
-//! template starts with `image/jpeg`, mjpegsplit is not plugged at all
-//! (1.22's encodebin plugs any parser whose pads intersect the format).
+//! (what camerabin and transcodebin use) with a JPEG profile makes the same
+//! elements and writes the same bytes with and without it, on every
+//! GStreamer version (from 1.24 on encodebin takes a parser for
+//! `image/jpeg` only if its sink template starts with `image/jpeg`, which
+//! ours does not; on 1.22 it takes any parser whose pads meet the format,
+//! and there mjpegsplit is a demuxer).
 
 use std::process::Command;
 
@@ -61,14 +62,53 @@ fn encodebin_writes_the_same_jpegs_with_the_plugin() {
     let (with, ours) = encode(true, &dir);
     assert!(without.iter().any(|e| e == "GstJpegEnc"), "{without:?}");
     assert_eq!(ours, theirs, "the JPEGs differ");
-    if gst::version() >= (1, 24, 0, 0) {
-        assert_eq!(with, without);
-    } else {
-        // 1.22: the only difference is mjpegsplit, passing the frames on.
-        let extra: Vec<_> = with.iter().filter(|e| !without.contains(e)).collect();
-        assert!(
-            extra.iter().all(|e| *e == "GstMjpegSplit"),
-            "{with:?} / {without:?}"
-        );
-    }
+    assert_eq!(with, without, "the elements encodebin made");
+}
+
+/// A camerabin still capture of `size`x`size`: the output line of
+/// tests/scripts/camerabin_capture.py ("done" and the factories used).
+fn camerabin(with_plugin: bool, size: u32, dir: &common::TempDir) -> (String, Vec<u8>) {
+    let plugin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/camerabin_capture.py");
+    let tag = if with_plugin { "with" } else { "without" };
+    let image = dir.path(&format!("capture-{tag}.jpg"));
+    let out = Command::new("timeout")
+        .args(["60", "/usr/bin/python3"])
+        .arg(&script)
+        .arg(&image)
+        .arg(size.to_string())
+        .env(
+            "GST_PLUGIN_PATH",
+            if with_plugin {
+                plugin.as_os_str()
+            } else {
+                "".as_ref()
+            },
+        )
+        .env("GST_REGISTRY", dir.path(&format!("registry-{tag}.bin")))
+        .output()
+        .expect("python3 (python3-gi)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let last = text.lines().last().unwrap_or_default().to_string();
+    (last, std::fs::read(&image).unwrap_or_default())
+}
+
+#[test]
+fn camerabin_captures_as_without_the_plugin() {
+    let dir = common::TempDir::new("camerabin");
+    // A big still, as the 3000x3000 capture.
+    let (without, theirs) = camerabin(false, 3000, &dir);
+    let (with, ours) = camerabin(true, 3000, &dir);
+    assert!(
+        without.starts_with("done ") && without.contains("jpegenc"),
+        "{without}"
+    );
+    assert_eq!(with, without);
+    assert!(
+        !ours.is_empty() && ours == theirs,
+        "the captures differ: {} and {} bytes",
+        ours.len(),
+        theirs.len()
+    );
 }

@@ -477,12 +477,28 @@ impl ObjectImpl for MjpegSplit {
 
 impl GstObjectImpl for MjpegSplit {}
 
+/// The element's class, by the running GStreamer. decodebin and parsebin
+/// try parsers first: from 1.24 on, jpegparse (rank primary) is one, so
+/// mjpegsplit must be a parser too, ranked above it. On 1.22 jpegparse has
+/// no rank and there is no other JPEG parser, but encodebin (camerabin,
+/// transcodebin) takes any parser whose pads meet `image/jpeg` for a JPEG
+/// encoder: there mjpegsplit is a demuxer (it demuxes multipart streams),
+/// which decodebin still tries before jpegdec by rank, and encodebin never
+/// takes.
+fn klass() -> &'static str {
+    if gst::version() < (1, 23, 0, 0) {
+        "Codec/Demuxer/Video"
+    } else {
+        "Codec/Parser/Video"
+    }
+}
+
 impl ElementImpl for MjpegSplit {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
                 "MJPEG stream splitter",
-                "Codec/Parser/Video",
+                klass(),
                 "Splits raw or multipart MJPEG byte streams (files, IP cameras) into \
                  JPEG frames found by a segment-aware marker walk, each with a PTS, a \
                  duration and full caps; damaged data is skipped, never fatal",
