@@ -6,6 +6,7 @@
 
 use gst::glib;
 
+pub mod containers;
 pub mod jpeg;
 mod mjpeghttpsrc;
 mod mjpegsplit;

@@ -81,40 +81,13 @@ fn is_text(b: u8) -> bool {
     matches!(b, b'\t' | b'\r' | b'\n' | 0x20..=0x7E)
 }
 
-/// Whether `data` starts with the signature of a container format.
-fn container_signature(data: &[u8]) -> bool {
-    let at = |pos: usize, sig: &[u8]| data.get(pos..pos + sig.len()) == Some(sig);
-    const MAGIC: [&[u8]; 12] = [
-        b"RIFF",                   // AVI, WAV, WebP
-        b"RF64",                   // 64-bit RIFF
-        &[0x1A, 0x45, 0xDF, 0xA3], // EBML: Matroska, WebM
-        &[0x00, 0x00, 0x01, 0xBA], // MPEG program stream pack
-        &[0x00, 0x00, 0x01, 0xB3], // MPEG video sequence
-        b"OggS",
-        b"FLV\x01",
-        &[0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11], // ASF
-        &[0x06, 0x0E, 0x2B, 0x34],                         // MXF
-        b"FORM",                                           // IFF, AIFF
-        b"ID3",
-        b"fLaC",
-    ];
-    const QT_ATOMS: [&[u8]; 8] = [
-        b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"uuid",
-    ];
-    MAGIC.iter().any(|m| at(0, m))
-        || QT_ATOMS.iter().any(|a| at(4, a))
-        // MPEG-TS (188-byte packets) and M2TS (192, after a 4-byte time code).
-        || (at(0, &[0x47]) && at(188, &[0x47]))
-        || (at(4, &[0x47]) && at(196, &[0x47]))
-}
-
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
 }
 
 /// How `head` (the first bytes, up to 64 KiB) starts, if like an MJPEG stream.
 fn start_of(head: &[u8]) -> Option<Start> {
-    if container_signature(head) {
+    if crate::containers::container(head).is_some() {
         return None;
     }
     let first = head.iter().position(|b| !b.is_ascii_whitespace())?;

@@ -48,12 +48,11 @@ pub fn describe_head(head: &[u8]) -> String {
              stream (look for video.cgi, mjpg/video.mjpg, ?action=stream…)",
             printable(head)
         )
-    } else if head.get(4..8) == Some(b"ftyp") {
-        "it is an MP4/QuickTime file: play it with decodebin or qtdemux".to_string()
-    } else if head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
-        "it is a Matroska/WebM file: play it with decodebin or matroskademux".to_string()
-    } else if head.starts_with(b"RIFF") {
-        "it is a RIFF (AVI/WAV) file: play it with decodebin or avidemux".to_string()
+    } else if let Some(c) = crate::containers::container(head) {
+        format!(
+            "it is in a container format ({}): play it with decodebin or {}",
+            c.name, c.demuxer
+        )
     } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
         "it starts like a JPEG, but no frame in it is whole enough to output (cut before its \
          image data, or damaged)"
@@ -89,6 +88,28 @@ pub fn only_too_large(dropped: u64, max_frame_size: u32) -> String {
         "Every JPEG frame so far ({dropped} {frames}) was larger than max-frame-size \
          ({max_frame_size} bytes) and was dropped: set max-frame-size higher (up to 4294967295) \
          for a stream of frames this big"
+    )
+}
+
+/// The stream is a container read as raw MJPEG (its JPEG frames are
+/// found, but not its timing, index or audio).
+pub fn container_read_as_raw(c: crate::containers::Container) -> String {
+    format!(
+        "The stream is in a container format ({}), read here as raw MJPEG: its frames come \
+         out, but its timing, index and audio are lost. Read it with decodebin (or {}) instead, for example \
+         filesrc location=FILE ! decodebin ! videoconvert ! autovideosink",
+        c.name, c.demuxer
+    )
+}
+
+/// Frames are counted at a frame rate nothing in the stream gave.
+pub fn assumed_framerate(fps: gst::Fraction) -> String {
+    format!(
+        "The stream carries no timing (no timestamps, X-Timestamp or X-Framerate headers, no \
+         rate in the caps): its frames are timed at an assumed {}/{} fps. If the camera ran at \
+         another rate, set it: mjpegsplit framerate=15/1 (the transcode example: --framerate 15)",
+        fps.numer(),
+        fps.denom()
     )
 }
 

@@ -66,6 +66,14 @@ impl MjpegSplit {
                     self.srcpad.push(buf)?;
                 }
                 Out::Warning(msg) => self.post(false, &msg),
+                Out::Info(msg) => {
+                    // gst-launch-1.0 prints an INFO's debug text only.
+                    let info = gst::message::Info::builder(gst::StreamError::Format, &msg)
+                        .src(&*self.obj())
+                        .debug(&msg)
+                        .build();
+                    let _ = self.obj().post_message(info);
+                }
                 Out::Error(msg) => {
                     self.post(true, &msg);
                     return Err(gst::FlowError::Error);
@@ -346,6 +354,17 @@ impl MjpegSplit {
                 match self.duration() {
                     Some(d) => {
                         q.set(d);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            // In frames (what OpenCV's CAP_PROP_FRAME_COUNT asks): the
+            // duration converted by the index (exact once it is whole).
+            QueryViewMut::Duration(q) if q.format() == gst::Format::Default && pull => {
+                match self.duration_frames() {
+                    Some(f) => {
+                        q.set(gst::format::Default::from_u64(f));
                         true
                     }
                     None => false,

@@ -39,6 +39,8 @@ pub enum Out {
     Event(gst::Event),
     Buffer(gst::Buffer),
     Warning(String),
+    /// A note on what was assumed (an INFO message).
+    Info(String),
     /// A fatal stream error (the stream is not MJPEG).
     Error(String),
 }

@@ -495,6 +495,22 @@ impl MjpegSplit {
         Some(gst::ClockTime::from_nseconds(d))
     }
 
+    /// Duration in frames: exact once every frame is indexed, else the
+    /// estimated duration at the indexed frames' mean rate.
+    pub(super) fn duration_frames(&self) -> Option<u64> {
+        let exact = {
+            let index = self.index();
+            index.duration().map(|_| index.len())
+        };
+        if exact.is_some() {
+            return exact;
+        }
+        let d = self.duration()?.nseconds();
+        let index = self.index();
+        let (time, _) = index.extent()?;
+        u64::try_from(u128::from(d) * u128::from(index.len()) / u128::from(time.max(1))).ok()
+    }
+
     /// Conversions between bytes, time and frame numbers, from the index
     /// (no scanning: indexed frames exactly, beyond them by the mean).
     pub(super) fn convert(

@@ -56,6 +56,10 @@ pub struct State {
     pub stats: Stats,
     warned: Warned,
     pub not_mjpeg_reported: bool,
+    /// Said: the stream is a container read as raw MJPEG.
+    container_reported: bool,
+    /// Said: the frame rate is assumed.
+    rate_reported: bool,
     /// Frame rate from upstream caps.
     pub upstream_fps: Option<gst::Fraction>,
     /// Frame rate from an X-Framerate part header.
@@ -100,6 +104,8 @@ impl State {
             stats: Stats::default(),
             warned: Warned::default(),
             not_mjpeg_reported: false,
+            container_reported: false,
+            rate_reported: false,
             upstream_fps: None,
             header_fps: None,
             out_format: None,
@@ -298,6 +304,21 @@ impl State {
         self.header_fps = header_fps.or(self.header_fps);
 
         let fps = self.framerate(settings);
+        if !std::mem::replace(&mut self.container_reported, true)
+            && let Some(c) = crate::containers::container(&self.input.head)
+        {
+            out.push(Out::Warning(diagnostics::container_read_as_raw(c)));
+        }
+        // Counted at the fallback rate: nothing in the stream timed it.
+        let counted = x_timestamp.is_none()
+            && ctx.upstream_pts.is_none()
+            && !matches!(self.arrival, Arrival::Live | Arrival::Endless)
+            && settings.configured_framerate().is_none()
+            && self.header_fps.is_none()
+            && self.upstream_fps.is_none();
+        if counted && !std::mem::replace(&mut self.rate_reported, true) {
+            out.push(Out::Info(diagnostics::assumed_framerate(fps)));
+        }
         let (pts, duration, caps_fps) = match index.as_deref_mut() {
             // A file: the index gives each frame its time, the same whether
             // it is played or scanned for a seek.
