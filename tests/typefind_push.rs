@@ -121,3 +121,78 @@ fn other_multipart_content_and_stills_are_left_alone() {
         "{caps:?}"
     );
 }
+
+#[path = "common/camera.rs"]
+mod camera;
+
+/// A camera of small frames (1.3 KiB: an ESP32-CAM at QVGA sends 3–8 KiB),
+/// one every 50 ms: the typefind element of playbin sees the first two
+/// parts (under 4 KiB) and must decide on them.
+fn small_frame_camera(framing: camera::Framing, frames: usize) -> camera::Camera {
+    camera::Camera::start(
+        camera::Config {
+            framing,
+            frames,
+            interval: std::time::Duration::from_millis(50),
+            ..Default::default()
+        },
+        vec![fixture("gray.jpg")],
+        None,
+    )
+}
+
+#[test]
+fn playbin_plugs_mjpegsplit_for_a_camera_of_small_frames() {
+    init();
+    for framing in [camera::Framing::Axis, camera::Framing::NoLength] {
+        let cam = small_frame_camera(framing, 40);
+        let playbin = gst::ElementFactory::make("playbin").build().unwrap();
+        playbin.set_property("uri", cam.url());
+        let sink = gst::ElementFactory::make("fakesink")
+            .property("sync", false)
+            .property("signal-handoffs", true)
+            .build()
+            .unwrap();
+        playbin.set_property("video-sink", &sink);
+        let frames = Arc::new(Mutex::new(0usize));
+        let f = frames.clone();
+        sink.connect("handoff", false, move |_| {
+            *f.lock().unwrap() += 1;
+            None
+        });
+        let factories = Arc::new(Mutex::new(Vec::new()));
+        let fs = factories.clone();
+        playbin
+            .downcast_ref::<gst::Bin>()
+            .unwrap()
+            .connect_deep_element_added(move |_, _, e| {
+                if let Some(f) = e.factory() {
+                    fs.lock().unwrap().push(f.name().to_string());
+                }
+            });
+        playbin.set_state(gst::State::Playing).unwrap();
+        let bus = playbin.bus().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while *frames.lock().unwrap() < 20 && std::time::Instant::now() < deadline {
+            if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(50)) {
+                match msg.view() {
+                    gst::MessageView::Error(e) => panic!("{framing:?}: {}", e.error()),
+                    gst::MessageView::Eos(_) => break,
+                    _ => {}
+                }
+            }
+        }
+        playbin.set_state(gst::State::Null).unwrap();
+        let factories = factories.lock().unwrap().clone();
+        assert!(
+            factories.iter().any(|f| f == "mjpegsplit")
+                && !factories.iter().any(|f| f == "multipartdemux"),
+            "{framing:?}: {factories:?}"
+        );
+        assert!(
+            *frames.lock().unwrap() >= 20,
+            "{framing:?}: {} frames",
+            frames.lock().unwrap()
+        );
+    }
+}
