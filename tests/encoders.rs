@@ -35,6 +35,9 @@ fn encode(with_plugin: bool, dir: &common::TempDir) -> (Vec<String>, Vec<Vec<u8>
                 "".as_ref()
             },
         )
+        // A registry of its own: runs with and without the plugin at once
+        // would rewrite the same file.
+        .env("GST_REGISTRY", dir.path(&format!("registry-{tag}.bin")))
         .output()
         .expect("gst-launch-1.0 (gstreamer1.0-tools)");
     let text =
