@@ -229,6 +229,13 @@ fn main() -> ExitCode {
         args.quality, container.mux
     );
     let source = input.source(&args.input, &args.framerate);
+    // AVI has no timestamps, only a constant rate: a camera's variable one
+    // is made constant (frames repeated or dropped to keep its timing).
+    let encode = if live && container.mux == "avimux" {
+        format!("videorate ! video/x-raw,framerate=25/1 ! {encode}")
+    } else {
+        encode
+    };
     let desc = if input.container.is_some() {
         format!("{source}  videoconvert name=vconv ! {encode}")
     } else {
@@ -246,10 +253,7 @@ fn main() -> ExitCode {
         .expect("a pipeline is a bin");
     let split = bin.by_name("split");
     match &split {
-        Some(split) => ends
-            .lock()
-            .unwrap()
-            .extend(split.static_pad("sink").into_iter()),
+        Some(split) => ends.lock().unwrap().extend(split.static_pad("sink")),
         None => plug_decodebin(bin, ends.clone()),
     }
 

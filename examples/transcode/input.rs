@@ -67,10 +67,16 @@ impl Input {
             Kind::HttpFile => format!("souphttpsrc location={input:?}"),
         };
         if self.container.is_some() {
-            format!("{src} ! decodebin name=dec")
-        } else {
-            format!("{src} ! mjpegsplit name=split framerate={framerate}")
+            return format!("{src} ! decodebin name=dec");
         }
+        // A file on a web server of unknown length looks like a camera to
+        // mjpegsplit (arrival times): a rate given is the file's timing.
+        let mode = if self.kind == Kind::HttpFile && framerate != "0/1" {
+            " timestamp-mode=framerate"
+        } else {
+            ""
+        };
+        format!("{src} ! mjpegsplit name=split framerate={framerate}{mode}")
     }
 }
 
