@@ -38,7 +38,7 @@ mod run;
 
 use args::{USAGE, parse_args};
 use gst::prelude::*;
-use input::{INTERRUPTED, Input};
+use input::{INTERRUPTED, Input, Kind};
 use media::{hint, redact};
 use run::{Failure, drive, finish_after_error};
 use std::io::Write;
@@ -220,7 +220,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("{}", input.describe(&args.input));
+    // A recording is read as it always was; anything else is said.
+    if input.kind != Kind::File || input.container.is_some() {
+        println!("{}", input.describe(&args.input));
+    }
     let live = input.live();
     let part = format!("{}.part", args.output);
     let encode = format!(
