@@ -178,6 +178,16 @@ fn every_recipe_runs() {
             Block::Python(code) => {
                 let cam = if code.contains("matroskamux") {
                     uniform_camera_for("")
+                } else if code.contains("GstRtspServer") {
+                    // Frames for as long as an RTSP session takes to set up.
+                    Camera::start(
+                        Config {
+                            frames: 500,
+                            ..Default::default()
+                        },
+                        vec![fixture("gray.jpg"), fixture("rgb.jpg")],
+                        None,
+                    )
                 } else {
                     camera_for("")
                 };
