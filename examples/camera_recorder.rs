@@ -78,7 +78,9 @@ fn main() -> ExitCode {
     gst::init().expect("GStreamer init");
     gstmjpegsplit::plugin_register_static().expect("register mjpegsplit");
 
-    // MP4/QuickTime: fragmented, so that a file cut short still plays.
+    // MP4/QuickTime: fragmented, so that a file cut short still plays; the
+    // file sink unbuffered, so that what the muxer wrote is on disk even if
+    // the process is killed (64 KiB can wait in a buffered one).
     let mux = match container.mux {
         m @ ("mp4mux" | "qtmux") => format!("{m} fragment-duration=1000"),
         m => m.to_string(),
@@ -93,7 +95,7 @@ fn main() -> ExitCode {
     let desc = format!(
         "mjpeghttpsrc name=src location={url:?} ! queue ! jpegdec ! videoconvert ! {rate}\
          x264enc speed-preset=veryfast tune=zerolatency ! {mux} name=mux ! \
-         filesink name=sink location={output:?}"
+         filesink name=sink buffer-mode=unbuffered location={output:?}"
     );
     let pipeline = match gst::parse::launch(&desc) {
         Ok(p) => p.downcast::<gst::Pipeline>().expect("a pipeline"),

@@ -609,3 +609,34 @@ fn a_full_disk_leaves_no_unplayable_file() {
     let (frames, _) = mp4_frames_and_span(output.to_str().unwrap());
     assert_eq!(frames, kept);
 }
+
+#[test]
+fn a_killed_program_leaves_no_unplayable_file() {
+    // The recorder's MP4 is fragmented: killed, it plays up to its last
+    // whole fragment (a second). The transcoder's output is only named
+    // OUTPUT once finished: killed, there is no OUTPUT.
+    for name in ["camera_recorder", "transcode"] {
+        let cam = Camera::start(
+            Config {
+                framing: Framing::Axis,
+                frames: 1000,
+                connections: 2,
+                ..Default::default()
+            },
+            vec![fixture("gray.jpg")],
+            None,
+        );
+        let dir = TempDir::new("killed");
+        let output = dir.path("cam.mp4");
+        let out = record(name, &cam, &output, 120, Duration::ZERO, "-KILL");
+        assert_eq!(out.status.code(), None, "{name}: killed");
+        if name == "camera_recorder" {
+            let (frames, span) = mp4_frames_and_span(output.to_str().unwrap());
+            assert!(frames >= 25, "{name}: {frames}");
+            assert!(span >= gst::ClockTime::from_mseconds(500), "{name}: {span}");
+        } else {
+            assert!(!output.exists(), "{name}");
+            assert!(dir.path("cam.mp4.part").exists(), "{name}");
+        }
+    }
+}
