@@ -640,3 +640,38 @@ fn a_killed_program_leaves_no_unplayable_file() {
         }
     }
 }
+
+#[test]
+fn transcoder_reads_mjpeg_in_quicktime_and_matroska_with_decodebin() {
+    init();
+    let dir = TempDir::new("transcoder-containers-in");
+    for (name, mux, signature) in [
+        ("clip.mov", "qtmux", "QuickTime/MP4"),
+        ("clip.bin", "matroskamux", "Matroska/WebM"),
+    ] {
+        // 20 MJPEG frames at 8 fps: 2.5 s (read as raw MJPEG: 30 fps).
+        let input = dir.path(name);
+        run_pipeline(&format!(
+            "videotestsrc num-buffers=20 ! video/x-raw,width=160,height=120,framerate=8/1 ! \
+             jpegenc ! {mux} ! filesink location={input:?}"
+        ));
+        let output = dir.path(&format!("{name}.mp4"));
+        let out = run_example("transcode", &[input.as_os_str(), output.as_os_str()]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{name}\n{stdout}{stderr}");
+        assert!(
+            stdout.contains(&format!(
+                "taken for a container: read by decodebin, with its own timing and its audio \
+                 ({signature}); it starts with the signature of {signature}"
+            )),
+            "{name}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("{name}.mp4: 20 frames, 2.500 s of H.264\n")),
+            "{name}: {stdout}"
+        );
+        let (frames, span) = mp4_frames_and_span(output.to_str().unwrap());
+        assert_eq!(frames, 20, "{name}");
+        assert!((span.seconds_f64() - 2.5).abs() < 1e-3, "{name}: {span}");
+    }
+}
