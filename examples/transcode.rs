@@ -6,7 +6,7 @@
 //! line, then report what was written.
 //!
 //! ```text
-//! cargo run --release --example transcode -- [--generate SECONDS] [--framerate RATE] [--quality 0-51] [--debug] INPUT OUTPUT.(mp4|mkv|avi|mov)
+//! cargo run --release --example transcode -- [--generate SECONDS] [--framerate RATE] [--quality 0-51] [--camera|--once] [--debug] INPUT OUTPUT.(mp4|mkv|avi|mov)
 //! ```
 //!
 //! * INPUT is a file, a named pipe (read in push mode) or an `http(s)://`
@@ -14,7 +14,8 @@
 //!   `multipart/x-mixed-replace` stream, no Content-Length) is read live by
 //!   mjpeghttpsrc and reconnected when it drops; a file on a web server
 //!   (a Content-Length, a container, or not multipart) is read once. The
-//!   first line printed says which it was taken for, and why.
+//!   first line printed says which it was taken for, and why; `--camera`
+//!   or `--once` decides instead.
 //! * A container (AVI, QuickTime/MP4, Matroska…, by its signature) goes to
 //!   decodebin: it keeps its own timing, and its audio (as MP3).
 //! * `--generate` first writes a test recording to INPUT (640x480 at the
@@ -207,8 +208,15 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let url = args.input.starts_with("http://") || args.input.starts_with("https://");
+    if args.camera.is_some() && !url {
+        eprintln!("error: --camera and --once are for an http(s):// URL");
+        return ExitCode::from(2);
+    }
     let input = if url {
-        input::http(&args.input, debug, &stopping)
+        input::http(&args.input, debug, &stopping).map(|i| match args.camera {
+            Some(camera) => i.forced(camera),
+            None => i,
+        })
     } else {
         input::local(&args.input)
     };

@@ -675,3 +675,48 @@ fn transcoder_reads_mjpeg_in_quicktime_and_matroska_with_decodebin() {
         assert!((span.seconds_f64() - 2.5).abs() < 1e-3, "{name}: {span}");
     }
 }
+
+#[test]
+fn transcoder_reads_a_camera_once_when_told() {
+    // The camera's question, then 10 frames on a connection it closes:
+    // with --once, that is the end (no reconnection).
+    let cam = Camera::start(
+        Config {
+            framing: Framing::Axis,
+            frames: 10,
+            connections: 2,
+            ..Default::default()
+        },
+        vec![fixture("gray.jpg")],
+        None,
+    );
+    let dir = TempDir::new("transcoder-once");
+    let output = dir.path("cam.mkv");
+    let url = cam.url();
+    let out = run_example(
+        "transcode",
+        &["--once".as_ref(), url.as_ref(), output.as_os_str()],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "{url}: taken for a file on a web server: read once, by mjpegsplit; as --once says \
+             (the server's answer: an endless stream: multipart/x-mixed-replace"
+        )),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("reconnecting"), "{stderr}");
+    assert!(stdout.contains("cam.mkv: 10 frames, "), "{stdout}");
+    assert_eq!(ffprobe_video_frames(&output), 10);
+    // --camera is for URLs.
+    let out = run_example(
+        "transcode",
+        &["--camera".as_ref(), "rec.mjpg".as_ref(), output.as_os_str()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out).1,
+        "error: --camera and --once are for an http(s):// URL\n"
+    );
+}

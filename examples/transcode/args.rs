@@ -3,7 +3,7 @@
 //! The transcoder's command line: options, frame rates.
 
 pub const USAGE: &str = "\
-usage: transcode [--generate SECONDS] [--framerate RATE] [--quality 0-51] [--debug] INPUT OUTPUT
+usage: transcode [--generate SECONDS] [--framerate RATE] [--quality 0-51] [--camera|--once] [--debug] INPUT OUTPUT
   INPUT          an MJPEG recording (raw JPEGs, multipart, curl -i), a named pipe, a
                  container file (AVI, MOV/MP4, MKV...: read by decodebin, audio included),
                  or an http(s):// URL: a camera (an endless multipart stream, read live
@@ -14,6 +14,8 @@ usage: transcode [--generate SECONDS] [--framerate RATE] [--quality 0-51] [--deb
                  (default: what the stream says: X-Timestamp/X-Framerate part headers,
                  caps, else 30; --generate writes 15 fps in such headers)
   --quality      x264 constant quantizer, lower is better (default 21)
+  --camera       read the URL as a camera (live, reconnecting), whatever the server says
+  --once         read the URL once, as a file, whatever the server says
   --debug        also print GStreamer's debug details of an error (as GST_DEBUG does)";
 
 pub struct Args {
@@ -22,6 +24,8 @@ pub struct Args {
     pub framerate: String,
     pub quality: u32,
     pub debug: bool,
+    /// `--camera`: Some(true); `--once`: Some(false); else what the server says.
+    pub camera: Option<bool>,
     pub input: String,
     pub output: String,
 }
@@ -34,6 +38,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>
         framerate: String::new(),
         quality: 21,
         debug: false,
+        camera: None,
         input: String::new(),
         output: String::new(),
     };
@@ -66,6 +71,8 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>
                 })?;
             }
             "--debug" => a.debug = true,
+            "--camera" => a.camera = Some(true),
+            "--once" => a.camera = Some(false),
             "-h" | "--help" => return Ok(None),
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             _ => positional.push(arg),

@@ -80,6 +80,22 @@ impl Input {
     }
 }
 
+impl Input {
+    /// As `--camera` (`camera`) or `--once` (not) says, for a URL.
+    pub fn forced(self, camera: bool) -> Input {
+        let (kind, flag) = if camera {
+            (Kind::Camera, "--camera")
+        } else {
+            (Kind::HttpFile, "--once")
+        };
+        Input {
+            kind,
+            container: if camera { None } else { self.container },
+            why: format!("as {flag} says (the server's answer: {})", self.why),
+        }
+    }
+}
+
 /// What the local path INPUT is, or why it cannot be read. A named pipe
 /// is not opened here: that would take the data its writer sends.
 pub fn local(input: &str) -> Result<Input, String> {
