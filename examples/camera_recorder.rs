@@ -28,7 +28,7 @@ mod media;
 
 use gst::glib;
 use gst::prelude::*;
-use media::{hint, redact};
+use media::{hint, redact, scrub};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,11 +51,11 @@ macro_rules! log {
 
 /// An ERROR message from the bus, for the user: the reason, GStreamer's
 /// debug text and, where it helps, what to do.
-fn report(what: &str, e: &gst::message::Error) {
+fn report(what: &str, e: &gst::message::Error, url: &str) {
     let from = e.src().map(|s| s.name().to_string()).unwrap_or_default();
-    log!("error: {what}: {}", e.error());
+    log!("error: {what}: {}", scrub(&e.error().to_string(), url));
     if let Some(d) = e.debug() {
-        log!("  debug ({from}): {d}");
+        log!("  debug ({from}): {}", scrub(&d, url));
     }
     if let Some(h) = hint(&e.error()) {
         log!("  what to do: {h}");
@@ -147,7 +147,7 @@ fn main() -> ExitCode {
         let (failed, write_failed) = (failed.clone(), write_failed.clone());
         let finish = finish.clone();
         let finishing = finishing.clone();
-        let output = output.clone();
+        let (output, url) = (output.clone(), url.clone());
         bus.add_watch(move |_, msg| {
             match msg.view() {
                 gst::MessageView::Eos(_) => main_loop.quit(),
@@ -155,6 +155,7 @@ fn main() -> ExitCode {
                     if let Some(s) = m.structure().filter(|s| s.name() == "mjpeghttpsrc-status") {
                         let event = s.get::<&str>("event").unwrap_or("");
                         let reason = s.get::<&str>("reason").unwrap_or("");
+                        let reason = scrub(reason, &url);
                         match event {
                             "reconnecting" => log!(
                                 "camera: {reason}; reconnecting in {:.1} s (attempt {})",
@@ -172,18 +173,18 @@ fn main() -> ExitCode {
                     let from = e.src().map(|s| s.name().to_string()).unwrap_or_default();
                     if matches!(from.as_str(), "sink" | "mux") {
                         // Nothing more can be written: stop here.
-                        report(&format!("cannot write {output}"), e);
+                        report(&format!("cannot write {output}"), e, &url);
                         write_failed.store(true, Ordering::SeqCst);
                         main_loop.quit();
                     } else if frames(&src) > 0 && !finishing.load(Ordering::SeqCst) {
                         // Keep what was recorded: finish the file.
-                        report("recording stopped", e);
+                        report("recording stopped", e, &url);
                         finish();
                         // In case the error keeps EOS from reaching the sink.
                         let main_loop = main_loop.clone();
                         glib::timeout_add_seconds_once(10, move || main_loop.quit());
                     } else {
-                        report("recording stopped", e);
+                        report("recording stopped", e, &url);
                         main_loop.quit();
                     }
                 }
@@ -199,7 +200,7 @@ fn main() -> ExitCode {
         let why =
             bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error]);
         match why.as_ref().map(|m| m.view()) {
-            Some(gst::MessageView::Error(e)) => report("cannot start the recording", e),
+            Some(gst::MessageView::Error(e)) => report("cannot start the recording", e, url),
             _ => log!("error: cannot start the recording (no reason given: run with GST_DEBUG=3)"),
         }
         let _ = pipeline.set_state(gst::State::Null);

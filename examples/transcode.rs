@@ -40,7 +40,7 @@ mod run;
 use args::{USAGE, parse_args};
 use gst::prelude::*;
 use input::{INTERRUPTED, Input, Kind};
-use media::{hint, redact};
+use media::{hint, redact, scrub};
 use run::{Failure, drive, finish_after_error};
 use std::io::Write;
 use std::process::ExitCode;
@@ -85,12 +85,12 @@ fn print_error(e: &Failure, input: &str, output: &str, live: bool, debug: bool) 
         let what = hint(&e.error).unwrap_or("check the disk");
         eprintln!("error: cannot write {output}: {} ({what})", e.error);
     } else if let Some(h) = hint(&e.error) {
-        eprintln!("error: {} ({h})", e.error);
+        eprintln!("error: {} ({h})", scrub(&e.error.to_string(), input));
     } else {
-        eprintln!("error: {}", e.error);
+        eprintln!("error: {}", scrub(&e.error.to_string(), input));
     }
     if debug && let Some(d) = &e.debug {
-        eprintln!("debug ({}): {d}", e.element);
+        eprintln!("debug ({}): {}", e.element, scrub(d, input));
     }
 }
 

@@ -330,3 +330,52 @@ fn a_killed_program_leaves_no_unplayable_file() {
         }
     }
 }
+
+#[test]
+fn no_password_in_the_errors_of_a_camera_that_is_off() {
+    // A port nobody listens on: souphttpsrc's errors and their debug text
+    // name the URL; its password never shows.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://admin:s3cret@127.0.0.1:{port}/video.mjpg?pwd=s3cret");
+    let dir = TempDir::new("password-off");
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(example("transcode"))
+        .args(["--debug", &url])
+        .arg(dir.path("o.mp4"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: no answer from http://admin:***@127.0.0.1:{port}/video.mjpg?pwd=***: \
+             the connection was refused"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+        "{stdout}{stderr}"
+    );
+    // The recorder keeps trying: its reconnection lines, then Ctrl-C.
+    let child = Command::new(example("camera_recorder"))
+        .arg(&url)
+        .arg(dir.path("r.mkv"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = interrupt(child);
+    let (stdout, stderr) = text(&out);
+    assert!(stderr.contains("reconnecting"), "{stderr}");
+    assert!(
+        !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+        "{stdout}{stderr}"
+    );
+}

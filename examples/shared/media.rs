@@ -100,6 +100,36 @@ pub fn redact(url: &str) -> String {
     out
 }
 
+/// The passwords in `url` (user info, `pwd=`-like query values).
+fn secrets(url: &str) -> Vec<String> {
+    let masked = redact(url);
+    // Where `redact` put `***`, `url` has a secret: the text up to the
+    // next character the masked URL has after the `***`.
+    let mut out = Vec::new();
+    let (mut u, mut m) = (url, masked.as_str());
+    while let Some(k) = m.find("***") {
+        let after = m[k + 3..].chars().next();
+        let rest = &u[k..];
+        let end = after.and_then(|c| rest.find(c)).unwrap_or(rest.len());
+        if end > 0 {
+            out.push(rest[..end].to_string());
+        }
+        u = &rest[end..];
+        m = &m[k + 3..];
+    }
+    out
+}
+
+/// `text` (an error message, GStreamer's debug text) with the passwords of
+/// `url` replaced by `***`.
+pub fn scrub(text: &str, url: &str) -> String {
+    let mut text = text.to_string();
+    for secret in secrets(url) {
+        text = text.replace(&secret, "***");
+    }
+    text
+}
+
 /// What to do about an error, from its domain and code, if anything useful
 /// can be said.
 pub fn hint(error: &gst::glib::Error) -> Option<&'static str> {
@@ -115,7 +145,7 @@ pub fn hint(error: &gst::glib::Error) -> Option<&'static str> {
             "the camera wants a user name and password: put them in the URL (http://user:password@camera/…)",
         )
     } else if error.matches(R::NotFound) {
-        Some("check the URL (the camera's manual gives its MJPEG stream's path)")
+        Some("check the URL: the camera's manual gives its MJPEG stream's path")
     } else if error.matches(R::OpenRead) || error.matches(R::Read) {
         Some("check that the camera is on and reachable (open the URL in a browser)")
     } else if error.matches(gst::CoreError::MissingPlugin) {

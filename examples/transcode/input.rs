@@ -5,7 +5,7 @@
 //! (decodebin, audio included), a file on a web server (read once) or a
 //! camera (read live by mjpeghttpsrc, reconnected when it drops).
 
-use crate::media::{container_signature, hint, redact};
+use crate::media::{container_signature, hint, redact, scrub};
 use gst::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -159,6 +159,8 @@ pub const INTERRUPTED: &str = "interrupted before the first frame: nothing to wr
 /// What the server says about `url`: status, headers, first bytes.
 #[derive(Default)]
 struct Answer {
+    /// The HTTP status, once the server answered.
+    status: Option<u32>,
     content_type: Option<String>,
     content_length: Option<u64>,
     head: Vec<u8>,
@@ -217,6 +219,7 @@ pub fn http(url: &str, debug: bool, stopping: &AtomicBool) -> Result<Input, Stri
                 if let Some(s) = m.structure().filter(|s| s.name() == "http-headers")
                     && let Ok(h) = s.get::<gst::Structure>("response-headers")
                 {
+                    answer.status = s.get::<u32>("http-status-code").ok();
                     let field = |name: &str| {
                         h.iter()
                             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -231,13 +234,32 @@ pub fn http(url: &str, debug: bool, stopping: &AtomicBool) -> Result<Input, Stri
                 outcome = Ok(());
                 break;
             }
+            // "Internal data stream error." only says that the source's
+            // thread stopped: with no answer at all, the server is not there.
+            gst::MessageView::Error(e)
+                if answer.status.is_none_or(|s| s < 100)
+                    && e.error().matches(gst::StreamError::Failed) =>
+            {
+                let mut text = format!(
+                    "no answer from {shown}: the connection was refused, reset or closed \
+                     (is the camera or server on, and is the URL right? open it in a browser to check)"
+                );
+                if debug && let Some(d) = e.debug() {
+                    text.push_str(&format!("\ndebug: {}", scrub(&d, url)));
+                }
+                outcome = Err(text);
+                break;
+            }
             gst::MessageView::Error(e) => {
-                let mut text = format!("cannot read {shown}: {}", e.error());
+                let mut text = format!(
+                    "cannot read {shown}: {}",
+                    scrub(&e.error().to_string(), url)
+                );
                 if let Some(h) = hint(&e.error()) {
                     text.push_str(&format!(" ({h})"));
                 }
                 if debug && let Some(d) = e.debug() {
-                    text.push_str(&format!("\ndebug: {d}"));
+                    text.push_str(&format!("\ndebug: {}", scrub(&d, url)));
                 }
                 outcome = Err(text);
                 break;
