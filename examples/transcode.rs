@@ -1,359 +1,51 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! Transcode an MJPEG recording (raw JPEGs, a multipart body or a `curl -i`
-//! capture) or a camera URL to H.264 in MP4, Matroska, AVI or QuickTime
-//! (picked from the output name), with a progress line, then report what
-//! was written.
+//! capture), a container file or a URL to H.264 in MP4, Matroska, AVI or
+//! QuickTime (picked from the output name, in any case), with a progress
+//! line, then report what was written.
 //!
 //! ```text
-//! cargo run --release --example transcode -- [--generate SECONDS] [--framerate RATE] [--quality 0-51] [--debug] INPUT OUTPUT.(mp4|mkv|avi|mov)
+//! cargo run --release --example transcode -- [--generate SECONDS] [--framerate RATE] [--quality 0-51] [--camera|--once] [--debug] INPUT OUTPUT.(mp4|mkv|avi|mov)
 //! ```
 //!
-//! INPUT is a file or an `http(s)://` URL (read live). `--generate` first
-//! writes a test recording to INPUT (640x480 at the frame rate, as a
-//! multipart stream like `curl http://cam:8080/?action=stream > INPUT` from
-//! mjpg-streamer, each part with `X-Timestamp` and `X-Framerate`). RATE is
-//! `15`, `12.5`, `29.97` (= 30000/1001) or `N/D`. Ctrl-C ends the output file
-//! cleanly. A run that fails leaves no output file behind unless the file
-//! could be finished with what had been written.
+//! * INPUT is a file, a named pipe (read in push mode) or an `http(s)://`
+//!   URL. The server's answer says what a URL is: a camera (an endless
+//!   `multipart/x-mixed-replace` stream, no Content-Length) is read live by
+//!   mjpeghttpsrc and reconnected when it drops; a file on a web server
+//!   (a Content-Length, a container, or not multipart) is read once. The
+//!   first line printed says which it was taken for, and why; `--camera`
+//!   or `--once` decides instead.
+//! * A container (AVI, QuickTime/MP4, Matroska…, by its signature) goes to
+//!   decodebin: it keeps its own timing, and its audio (as MP3).
+//! * `--generate` first writes a test recording to INPUT (640x480 at the
+//!   frame rate, as a multipart stream like `curl
+//!   http://cam:8080/?action=stream > INPUT` from mjpg-streamer, each part
+//!   with `X-Timestamp` and `X-Framerate`). RATE is `15`, `12.5`, `29.97`
+//!   (= 30000/1001) or `N/D`.
+//! * Ctrl-C (SIGINT) or SIGTERM ends the output file cleanly.
+//! * The output is written to `OUTPUT.part` and renamed OUTPUT when it is
+//!   finished: a run that fails (a full disk, a killed process) leaves no
+//!   unplayable OUTPUT behind, and a failed run removes the partial file.
 
+#[path = "transcode/args.rs"]
+mod args;
+#[path = "transcode/input.rs"]
+mod input;
+#[path = "shared/media.rs"]
+mod media;
+#[path = "transcode/run.rs"]
+mod run;
+
+use args::{USAGE, parse_args};
 use gst::prelude::*;
+use input::{INTERRUPTED, Input, Kind};
+use media::{hint, redact, scrub};
+use run::{Failure, drive, finish_after_error};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-const USAGE: &str = "\
-usage: transcode [--generate SECONDS] [--framerate RATE] [--quality 0-51] [--debug] INPUT OUTPUT
-  INPUT          an MJPEG recording (raw JPEGs, multipart, curl -i) or an http:// camera URL
-  OUTPUT         name ending in .mp4, .mkv, .avi or .mov: the container is picked from it
-  --generate S   write an S-second MJPEG test recording to INPUT first
-  --framerate    frame rate of the recording: 15, 12.5, 29.97 (= 30000/1001) or N/D
-                 (default: what the stream says: X-Timestamp/X-Framerate part headers,
-                 caps, else 30; --generate writes 15 fps in such headers)
-  --quality      x264 constant quantizer, lower is better (default 21)
-  --debug        also print GStreamer's debug details of an error (as GST_DEBUG does)";
-
-struct Args {
-    generate: Option<u32>,
-    /// `N/D`, as the `framerate` property and `generate()` take it.
-    framerate: String,
-    quality: u32,
-    debug: bool,
-    input: String,
-    output: String,
-}
-
-/// `Ok(None)`: help was asked for.
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut args = args.into_iter();
-    let mut a = Args {
-        generate: None,
-        framerate: String::new(),
-        quality: 21,
-        debug: false,
-        input: String::new(),
-        output: String::new(),
-    };
-    let mut positional = Vec::new();
-    while let Some(arg) = args.next() {
-        let mut value = |what: &str| {
-            args.next()
-                .ok_or_else(|| format!("{arg} needs a value ({what})"))
-        };
-        match arg.as_str() {
-            "--generate" => {
-                let v = value("seconds")?;
-                a.generate = Some(v.parse().map_err(|_| {
-                    format!("--generate {v:?}: give the length of the test recording in whole seconds, e.g. 10")
-                })?);
-            }
-            "--framerate" => {
-                let v = value("frames per second")?;
-                let (n, d) = parse_rate(&v).ok_or_else(|| {
-                    format!(
-                        "--framerate {v:?}: give frames per second as 15, 12.5, 29.97 or 30000/1001"
-                    )
-                })?;
-                a.framerate = format!("{n}/{d}");
-            }
-            "--quality" => {
-                let v = value("0-51")?;
-                a.quality = v.parse().ok().filter(|q| *q <= 51).ok_or_else(|| {
-                    format!("--quality {v:?}: give x264's quantizer, 0 (lossless) to 51 (worst); 21 is the default")
-                })?;
-            }
-            "--debug" => a.debug = true,
-            "-h" | "--help" => return Ok(None),
-            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
-            _ => positional.push(arg),
-        }
-    }
-    let n = positional.len();
-    let [input, output] = <[String; 2]>::try_from(positional)
-        .map_err(|_| format!("give an INPUT and an OUTPUT ({n} names given)"))?;
-    a.input = input;
-    a.output = output;
-    if a.framerate.is_empty() {
-        a.framerate = "0/1".into();
-    }
-    Ok(Some(a))
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
-/// A frame rate as a fraction: `25` → 25/1, `12.5` → 25/2, `N/D` as given,
-/// and the NTSC rates written as decimals (`29.97`, `23.976`, `59.94`) →
-/// 30000/1001, 24000/1001, 60000/1001. `0` means "not set".
-fn parse_rate(s: &str) -> Option<(u64, u64)> {
-    let digits = |t: &str| !t.is_empty() && t.len() <= 9 && t.bytes().all(|b| b.is_ascii_digit());
-    let (n, d) = if let Some((n, d)) = s.split_once('/') {
-        if !digits(n) || !digits(d) {
-            return None;
-        }
-        (n.parse().ok()?, d.parse::<u64>().ok().filter(|d| *d > 0)?)
-    } else if let Some((int, frac)) = s.split_once('.') {
-        if !(digits(int) || int.is_empty()) || !digits(frac) || frac.len() > 6 {
-            return None;
-        }
-        let scale = 10u64.pow(frac.len() as u32);
-        let n = int.parse::<u64>().unwrap_or(0) * scale + frac.parse::<u64>().ok()?;
-        // A decimal that is a rounded k × 1000/1001 is the NTSC rate.
-        let k = (n as f64 * 1.001 / scale as f64).round() as u64;
-        let ntsc = k as f64 * 1000.0 / 1001.0;
-        if !n.is_multiple_of(scale)
-            && k > 0
-            && (ntsc - n as f64 / scale as f64).abs() < 0.5 / scale as f64
-        {
-            (k * 1000, 1001)
-        } else {
-            (n, scale)
-        }
-    } else {
-        if !digits(s) {
-            return None;
-        }
-        (s.parse().ok()?, 1)
-    };
-    let g = gcd(n, d).max(1);
-    let (n, d) = (n / g, if n == 0 { 1 } else { d / g });
-    (n <= i32::MAX as u64 && d <= i32::MAX as u64).then_some((n, d))
-}
-
-/// Muxer and demuxer for an output name.
-fn container(output: &str) -> Result<(&'static str, &'static str), String> {
-    let ext = std::path::Path::new(output)
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("mp4") => Ok(("mp4mux", "qtdemux")),
-        Some("mov") => Ok(("qtmux", "qtdemux")),
-        Some("mkv") => Ok(("matroskamux", "matroskademux")),
-        Some("avi") => Ok(("avimux", "avidemux")),
-        _ => Err(format!(
-            "cannot tell the container from the output name {output:?}: end it in .mp4, .mkv, .avi or .mov"
-        )),
-    }
-}
-
-/// What went wrong, from the first ERROR message on the bus.
-struct Failure {
-    /// Name of the element that posted it.
-    element: String,
-    error: gst::glib::Error,
-    debug: Option<String>,
-}
-
-impl From<Failure> for String {
-    fn from(f: Failure) -> String {
-        f.error.to_string()
-    }
-}
-
-fn failure(msg: &gst::message::Error) -> Failure {
-    Failure {
-        element: msg.src().map(|s| s.name().to_string()).unwrap_or_default(),
-        error: msg.error(),
-        debug: msg.debug().map(|d| d.to_string()),
-    }
-}
-
-/// Set the pipeline playing and run it to EOS or its first error, calling
-/// `tick` twice a second. GLib sources of the default main context (the
-/// Ctrl-C handler) are dispatched meanwhile. Leaves the pipeline's state.
-fn drive(pipeline: &gst::Element, tick: &mut dyn FnMut(&gst::Element)) -> Result<(), Failure> {
-    let bus = pipeline.bus().expect("pipeline bus");
-    if pipeline.set_state(gst::State::Playing).is_err() {
-        // The element that failed posted why: "Element failed to change its
-        // state" says nothing.
-        return Err(bus
-            .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
-            .and_then(|m| match m.view() {
-                gst::MessageView::Error(e) => Some(failure(e)),
-                _ => None,
-            })
-            .unwrap_or(Failure {
-                element: String::new(),
-                error: gst::glib::Error::new(
-                    gst::CoreError::StateChange,
-                    "the pipeline could not start",
-                ),
-                debug: None,
-            }));
-    }
-    let ctx = gst::glib::MainContext::default();
-    loop {
-        while ctx.iteration(false) {}
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(200)) else {
-            tick(pipeline);
-            continue;
-        };
-        match msg.view() {
-            gst::MessageView::Eos(_) => return Ok(()),
-            gst::MessageView::Error(e) => return Err(failure(e)),
-            gst::MessageView::Warning(w) => eprintln!("\nwarning: {}", w.error()),
-            _ => {}
-        }
-    }
-}
-
-/// Run a pipeline to EOS, calling `tick` twice a second, then stop it.
-fn run(pipeline: &gst::Element, mut tick: impl FnMut(&gst::Element)) -> Result<(), Failure> {
-    let result = drive(pipeline, &mut tick);
-    let _ = pipeline.set_state(gst::State::Null);
-    result
-}
-
-/// After an error upstream of the muxer, wait (up to `seconds`) for the
-/// EOS that lets the muxer finish the file. True if it came. Stopping the
-/// pipeline while mp4mux is still handling an EOS on a pad that never got
-/// caps makes it print GStreamer-CRITICAL lines (GStreamer 1.22): waiting
-/// for that EOS avoids them too.
-fn finish_after_error(pipeline: &gst::Element, seconds: u64) -> bool {
-    let bus = pipeline.bus().expect("pipeline bus");
-    bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(seconds),
-        &[gst::MessageType::Eos],
-    )
-    .is_some()
-}
-
-/// Camera uptime at the first frame of a generated recording, in microseconds.
-const GENERATED_UPTIME_US: u64 = 1_234_500_000;
-
-/// Write a test recording as mjpg-streamer or ustreamer serve it (`curl
-/// http://cam:8080/?action=stream > INPUT`): a multipart body whose parts carry
-/// Content-Length, `X-Timestamp` (the camera's uptime clock, seconds.micros,
-/// starting at 1234.5 s) and `X-Framerate`, so the recording's timing is in the
-/// file itself.
-fn generate(path: &str, seconds: u32, framerate: &str) -> Result<(), String> {
-    let (n, d) = framerate
-        .split_once('/')
-        .and_then(|(n, d)| Some((n.parse::<u64>().ok()?, d.parse::<u64>().ok()?)))
-        .filter(|&(n, d)| n > 0 && d > 0)
-        .ok_or("bad --framerate")?;
-    let frames = u64::from(seconds) * n / d;
-    let desc = format!(
-        "videotestsrc num-buffers={frames} pattern=ball ! \
-         video/x-raw,width=640,height=480,framerate={framerate} ! jpegenc quality=80 ! \
-         fakesink name=sink sync=false"
-    );
-    let p = gst::parse::launch(&desc).map_err(|e| e.to_string())?;
-    let sink = p
-        .downcast_ref::<gst::Bin>()
-        .and_then(|b| b.by_name("sink"))
-        .expect("sink");
-    let jpegs = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
-    let collected = jpegs.clone();
-    sink.static_pad("sink").expect("sink pad").add_probe(
-        gst::PadProbeType::BUFFER,
-        move |_, info| {
-            if let Some(map) = info.buffer().and_then(|b| b.map_readable().ok()) {
-                collected.lock().unwrap().push(map.to_vec());
-            }
-            gst::PadProbeReturn::Ok
-        },
-    );
-    run(&p, |_| {})?;
-    // "15", or "12.5" for 25/2.
-    let fps = if n % d == 0 {
-        (n / d).to_string()
-    } else {
-        (n as f64 / d as f64).to_string()
-    };
-    let mut body = Vec::new();
-    for (k, jpeg) in jpegs.lock().unwrap().iter().enumerate() {
-        let us = GENERATED_UPTIME_US + k as u64 * 1_000_000 * d / n;
-        write!(
-            body,
-            "--boundarydonotcross\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\
-             X-Timestamp: {}.{:06}\r\nX-Framerate: {fps}\r\n\r\n",
-            jpeg.len(),
-            us / 1_000_000,
-            us % 1_000_000
-        )
-        .expect("write to a Vec");
-        body.extend_from_slice(jpeg);
-        body.extend_from_slice(b"\r\n");
-    }
-    std::fs::write(path, body).map_err(|e| format!("{path}: {e}"))?;
-    println!(
-        "generated {path}: {frames} frames of 640x480 MJPEG (multipart, X-Timestamp and \
-         X-Framerate {fps} per part), {seconds} s"
-    );
-    Ok(())
-}
-
-/// Frames and duration of the video track of the file written.
-fn inspect(path: &str, demux: &str) -> Result<(u64, gst::ClockTime), String> {
-    let desc = format!("filesrc location={path:?} ! {demux} ! fakesink name=sink sync=false");
-    let p = gst::parse::launch(&desc).map_err(|e| e.to_string())?;
-    let bin = p.downcast_ref::<gst::Bin>().expect("a pipeline is a bin");
-    let sink = bin.by_name("sink").expect("sink");
-    let frames = Arc::new(AtomicU64::new(0));
-    // Span of the presentation times: first PTS to last PTS + duration.
-    let span = Arc::new(Mutex::new(None::<(gst::ClockTime, gst::ClockTime)>));
-    let (counter, end) = (frames.clone(), span.clone());
-    sink.static_pad("sink").expect("sink pad").add_probe(
-        gst::PadProbeType::BUFFER,
-        move |_, info| {
-            if let Some(b) = info.buffer() {
-                counter.fetch_add(1, Ordering::Relaxed);
-                // avidemux gives H.264 frames a DTS only.
-                if let (Some(pts), Some(d)) = (b.pts().or(b.dts()), b.duration()) {
-                    let mut e = end.lock().unwrap();
-                    let (lo, hi) = e.unwrap_or((pts, pts + d));
-                    *e = Some((lo.min(pts), hi.max(pts + d)));
-                }
-            }
-            gst::PadProbeReturn::Ok
-        },
-    );
-    run(&p, |_| {})?;
-    let d = span
-        .lock()
-        .unwrap()
-        .map_or(gst::ClockTime::ZERO, |(lo, hi)| hi - lo);
-    Ok((frames.load(Ordering::Relaxed), d))
-}
-
-/// Why INPUT cannot be read, for a file.
-fn check_input(input: &str) -> Result<(), String> {
-    match std::fs::metadata(input) {
-        Ok(m) if m.is_dir() => Err(format!(
-            "{input} is a directory: give the path of an MJPEG recording"
-        )),
-        Ok(_) => std::fs::File::open(input)
-            .map(|_| ())
-            .map_err(|e| format!("cannot read {input}: {e}")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
-            "{input} does not exist: give the path of an MJPEG recording, or an http:// camera URL"
-        )),
-        Err(e) => Err(format!("cannot read {input}: {e}")),
-    }
-}
 
 /// Why OUTPUT cannot be written, before anything is written.
 fn check_output(input: &str, output: &str) -> Result<(), String> {
@@ -377,7 +69,7 @@ fn check_output(input: &str, output: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn print_error(e: &Failure, input: &str, live: bool, debug: bool) {
+fn print_error(e: &Failure, input: &str, output: &str, live: bool, debug: bool) {
     // "Internal data stream error." only says that a streaming thread
     // stopped; from the source of a camera it means no usable answer.
     let from_source = !matches!(e.element.as_str(), "split" | "enc" | "mux" | "sink" | "")
@@ -385,29 +77,79 @@ fn print_error(e: &Failure, input: &str, live: bool, debug: bool) {
         && !e.element.starts_with("videoconvert");
     if live && from_source && e.error.matches(gst::StreamError::Failed) {
         eprintln!(
-            "error: no video from {input}: the camera did not answer or closed the connection \
-             (is it on, and is the URL right? open it in a browser to check)"
+            "error: no video from {}: the camera did not answer or closed the connection \
+             (is it on, and is the URL right? open it in a browser to check)",
+            redact(input)
         );
+    } else if e.element == "sink" {
+        let what = hint(&e.error).unwrap_or("check the disk");
+        eprintln!("error: cannot write {output}: {} ({what})", e.error);
+    } else if let Some(h) = hint(&e.error) {
+        eprintln!("error: {} ({h})", scrub(&e.error.to_string(), input));
     } else {
-        eprintln!("error: {}", e.error);
+        eprintln!("error: {}", scrub(&e.error.to_string(), input));
     }
     if debug && let Some(d) = &e.debug {
-        eprintln!("debug ({}): {d}", e.element);
+        eprintln!("debug ({}): {}", e.element, scrub(d, input));
     }
 }
 
-/// The frames of INPUT, through an element named `split` with mjpegsplit's
-/// `stats`. A camera URL is read by mjpeghttpsrc (its splitter is named
-/// `split`): it reconnects when the camera drops, fails or stalls, so the
-/// recording goes on; Ctrl-C still ends it at the splitter.
-fn source(input: &str, framerate: &str, live: bool) -> String {
-    if live {
-        // Three failed attempts in a row (about 3.5 s without the camera)
-        // end the file; camera_recorder keeps trying for ever.
-        format!("mjpeghttpsrc location={input:?} framerate={framerate} max-retries=3")
-    } else {
-        format!("filesrc location={input:?} ! mjpegsplit name=split framerate={framerate}")
-    }
+/// Give each stream decodebin exposes its branch: the first video stream
+/// to `vconv` (the encoder's branch), each audio stream to an MP3 encoder
+/// and the muxer, anything else to a fakesink. The branches' first pads go
+/// to `ends`, where Ctrl-C ends the streams.
+fn plug_decodebin(bin: &gst::Bin, ends: Arc<Mutex<Vec<gst::Pad>>>) {
+    let dec = bin.by_name("dec").expect("decodebin");
+    let weak = bin.downgrade();
+    dec.connect_pad_added(move |_, pad| {
+        let Some(bin) = weak.upgrade() else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let name = caps
+            .structure(0)
+            .map_or(String::new(), |s| s.name().to_string());
+        let vconv = bin.by_name("vconv").expect("videoconvert");
+        let vlinked = vconv.static_pad("sink").is_some_and(|p| p.is_linked());
+        let desc = if name == "video/x-raw" && !vlinked {
+            "queue"
+        } else if name == "audio/x-raw" {
+            "queue ! audioconvert ! audioresample ! lamemp3enc"
+        } else {
+            "fakesink sync=false"
+        };
+        let Ok(branch) = gst::parse::bin_from_description(desc, true) else {
+            return;
+        };
+        let _ = bin.add(&branch);
+        if desc == "queue" {
+            let _ = branch.link(&vconv);
+        } else if desc.starts_with("queue") {
+            let mux = bin.by_name("mux").expect("muxer");
+            if branch.link(&mux).is_err() {
+                eprintln!("\nwarning: the output's container takes no MP3 audio: audio left out");
+            }
+        }
+        let _ = branch.sync_state_with_parent();
+        if let Some(sink) = branch.static_pad("sink") {
+            if name == "audio/x-raw" {
+                // avidemux in push mode (over HTTP) gives raw audio a DTS
+                // only: the encoder and the muxer want a PTS.
+                sink.add_probe(gst::PadProbeType::BUFFER, |_, info| {
+                    if let Some(b) = info.buffer_mut()
+                        && b.pts().is_none()
+                        && b.dts().is_some()
+                    {
+                        let dts = b.dts();
+                        b.make_mut().set_pts(dts);
+                    }
+                    gst::PadProbeReturn::Ok
+                });
+            }
+            let _ = pad.link(&sink);
+            if desc.starts_with("queue") {
+                ends.lock().unwrap().push(sink);
+            }
+        }
+    });
 }
 
 fn main() -> ExitCode {
@@ -423,7 +165,7 @@ fn main() -> ExitCode {
         }
     };
     let debug = args.debug || std::env::var_os("GST_DEBUG").is_some();
-    let (mux, demux) = match container(&args.output) {
+    let container = match media::container_for(&args.output) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -433,10 +175,27 @@ fn main() -> ExitCode {
     gst::init().expect("GStreamer init");
     gstmjpegsplit::plugin_register_static().expect("register mjpegsplit");
 
+    // Ctrl-C and SIGTERM: end the streams where they enter the pipeline
+    // (the pads in `ends`), so that the muxer finishes the file.
+    let stopping = Arc::new(AtomicBool::new(false));
+    let ends = Arc::new(Mutex::new(Vec::<gst::Pad>::new()));
+    for signal in [2, 15] {
+        let (stopping, ends) = (stopping.clone(), ends.clone());
+        glib_unix::unix_signal_add(signal, move || {
+            if !stopping.swap(true, Ordering::SeqCst) {
+                eprintln!("\ninterrupted: finishing the file");
+                for pad in ends.lock().unwrap().iter() {
+                    pad.send_event(gst::event::Eos::new());
+                }
+            }
+            gst::glib::ControlFlow::Continue
+        });
+    }
+
     if let Some(seconds) = args.generate
         // A generated recording carries its rate in its part headers; the
         // pipeline below then takes it from there, as from a camera's.
-        && let Err(e) = generate(
+        && let Err(e) = run::generate(
             &args.input,
             seconds,
             match args.framerate.as_str() {
@@ -448,24 +207,51 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let live = args.input.starts_with("http://") || args.input.starts_with("https://");
-    if let Err(e) = (if live {
-        Ok(())
-    } else {
-        check_input(&args.input)
-    })
-    .and_then(|_| check_output(&args.input, &args.output))
-    {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
+    let url = args.input.starts_with("http://") || args.input.starts_with("https://");
+    if args.camera.is_some() && !url {
+        eprintln!("error: --camera and --once are for an http(s):// URL");
+        return ExitCode::from(2);
     }
-    let source = source(&args.input, &args.framerate, live);
-    let desc = format!(
-        "{source} ! jpegdec ! videoconvert ! \
-         x264enc name=enc speed-preset=veryfast pass=quant quantizer={} ! {mux} name=mux ! \
-         filesink name=sink location={:?}",
-        args.quality, args.output
+    let input = if url {
+        input::http(&args.input, debug, &stopping).map(|i| match args.camera {
+            Some(camera) => i.forced(camera),
+            None => i,
+        })
+    } else {
+        input::local(&args.input)
+    };
+    let input: Input = match input.and_then(|i| check_output(&args.input, &args.output).map(|_| i))
+    {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // A recording is read as it always was; anything else is said.
+    if input.kind != Kind::File || input.container.is_some() {
+        println!("{}", input.describe(&args.input));
+    }
+    let live = input.live();
+    let part = format!("{}.part", args.output);
+    let encode = format!(
+        "x264enc name=enc speed-preset=veryfast pass=quant quantizer={} ! {} name=mux ! \
+         filesink name=sink location={part:?}",
+        args.quality, container.mux
     );
+    let source = input.source(&args.input, &args.framerate);
+    // AVI has no timestamps, only a constant rate: a camera's variable one
+    // is made constant (frames repeated or dropped to keep its timing).
+    let encode = if live && container.mux == "avimux" {
+        format!("videorate ! video/x-raw,framerate=25/1 ! {encode}")
+    } else {
+        encode
+    };
+    let desc = if input.container.is_some() {
+        format!("{source}  videoconvert name=vconv ! {encode}")
+    } else {
+        format!("{source} ! jpegdec ! videoconvert ! {encode}")
+    };
     let pipeline = match gst::parse::launch(&desc) {
         Ok(p) => p,
         Err(e) => {
@@ -476,7 +262,11 @@ fn main() -> ExitCode {
     let bin = pipeline
         .downcast_ref::<gst::Bin>()
         .expect("a pipeline is a bin");
-    let split = bin.by_name("split").expect("mjpegsplit in pipeline");
+    let split = bin.by_name("split");
+    match &split {
+        Some(split) => ends.lock().unwrap().extend(split.static_pad("sink")),
+        None => plug_decodebin(bin, ends.clone()),
+    }
 
     // Frames written: buffers the encoder hands to the muxer, and the end
     // time of the latest one (the position in the output).
@@ -507,22 +297,16 @@ fn main() -> ExitCode {
             },
         );
     }
-
-    // Ctrl-C: end the stream at mjpegsplit, so that the muxer finishes the file.
-    let stopping = Arc::new(AtomicBool::new(false));
-    {
-        let stopping = stopping.clone();
-        let split = split.downgrade();
-        glib_unix::unix_signal_add(2, move || {
-            if !stopping.swap(true, Ordering::SeqCst) {
-                eprintln!("\ninterrupted: finishing the file");
-                if let Some(pad) = split.upgrade().and_then(|s| s.static_pad("sink")) {
-                    pad.send_event(gst::event::Eos::new());
-                }
-            }
-            gst::glib::ControlFlow::Continue
-        });
+    let end_streams = || {
+        for pad in ends.lock().unwrap().iter() {
+            pad.send_event(gst::event::Eos::new());
+        }
+    };
+    // Ctrl-C during the server's probe.
+    if stopping.load(Ordering::SeqCst) {
+        end_streams();
     }
+
     let started = std::time::Instant::now();
     // Whether a progress line is on the terminal, to be ended.
     let progress_shown = std::cell::Cell::new(false);
@@ -558,9 +342,7 @@ fn main() -> ExitCode {
     {
         // The input failed: end the stream so that the muxer finishes the
         // file with the frames written, if any.
-        if let Some(pad) = split.static_pad("sink") {
-            pad.send_event(gst::event::Eos::new());
-        }
+        end_streams();
         let any = written.load(Ordering::Relaxed) > 0;
         finished = finish_after_error(&pipeline, if any { 10 } else { 2 }) && any;
     }
@@ -577,9 +359,9 @@ fn main() -> ExitCode {
     let interrupted_early = frames == 0 && stopping.load(Ordering::SeqCst);
     if (result.is_ok() || interrupted_early) && frames == 0 {
         let message = if interrupted_early {
-            "interrupted before the first frame: nothing to write".into()
+            INTERRUPTED.into()
         } else {
-            format!("{} gave no frame", args.input)
+            format!("{} gave no frame", redact(&args.input))
         };
         result = Err(Failure {
             element: String::new(),
@@ -589,7 +371,7 @@ fn main() -> ExitCode {
         finished = false;
     }
     if let Err(e) = &result {
-        print_error(e, &args.input, live, debug);
+        print_error(e, &args.input, &args.output, live, debug);
         if finished {
             eprintln!(
                 "{}: finished with the {frames} frames written before the error",
@@ -597,28 +379,38 @@ fn main() -> ExitCode {
             );
         } else {
             // An empty or unfinished file is of no use: do not leave it.
-            if std::fs::remove_file(&args.output).is_ok() {
-                eprintln!("{} not written", args.output);
+            if std::fs::remove_file(&part).is_ok() {
+                eprintln!(
+                    "{} not written (the partial file {part} was removed)",
+                    args.output
+                );
             }
             return ExitCode::FAILURE;
         }
     }
-    let stats = split.property::<gst::Structure>("stats");
-    println!(
-        "mjpegsplit: {} frames, {} bytes skipped, {} incomplete, {} dropped (in {:.2} s)",
-        stats.get::<u64>("frames").unwrap_or(0),
-        stats.get::<u64>("bytes-skipped").unwrap_or(0),
-        stats.get::<u64>("incomplete-frames").unwrap_or(0),
-        stats.get::<u64>("dropped-no-scan").unwrap_or(0)
-            + stats.get::<u64>("dropped-too-large").unwrap_or(0),
-        started.elapsed().as_secs_f64()
-    );
-    match inspect(&args.output, demux) {
-        Ok((frames, duration)) => {
+    if let Err(e) = std::fs::rename(&part, &args.output) {
+        eprintln!("error: cannot rename {part} to {}: {e}", args.output);
+        return ExitCode::FAILURE;
+    }
+    if let Some(split) = &split {
+        let stats = split.property::<gst::Structure>("stats");
+        println!(
+            "mjpegsplit: {} frames, {} bytes skipped, {} incomplete, {} dropped (in {:.2} s)",
+            stats.get::<u64>("frames").unwrap_or(0),
+            stats.get::<u64>("bytes-skipped").unwrap_or(0),
+            stats.get::<u64>("incomplete-frames").unwrap_or(0),
+            stats.get::<u64>("dropped-no-scan").unwrap_or(0)
+                + stats.get::<u64>("dropped-too-large").unwrap_or(0),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    match media::read_back(&args.output, container.demux) {
+        Ok((frames, duration, audio)) => {
             println!(
-                "{}: {frames} frames, {:.3} s of H.264",
+                "{}: {frames} frames, {:.3} s of H.264{}",
                 args.output,
-                duration.seconds_f64()
+                duration.seconds_f64(),
+                if audio > 0 { ", and MP3 audio" } else { "" }
             );
             if result.is_ok() {
                 ExitCode::SUCCESS

@@ -92,6 +92,19 @@ fn camera_for(title: &str) -> Camera {
     Camera::start(config, vec![fixture("gray.jpg"), fixture("rgb.jpg")], None)
 }
 
+/// A camera whose frames all have one format (a grayscale JPEG): Matroska
+/// takes no change of caps mid-stream, and the test camera's other frames
+/// (an RGB JPEG between grayscale ones) are such a change.
+fn uniform_camera_for(title: &str) -> Camera {
+    let config = Config {
+        framing: framing(title),
+        frames: 15,
+        interval: Duration::from_millis(10),
+        ..Default::default()
+    };
+    Camera::start(config, vec![fixture("gray.jpg")], None)
+}
+
 /// Run a recipe whose source never ends by design (mjpeghttpsrc reconnects
 /// when the camera closes): once the camera has sent every frame, Ctrl-C,
 /// as the README says; `-e` must then finish the file.
@@ -137,7 +150,11 @@ fn every_recipe_runs() {
         match block {
             Block::Shell { title, lines } => {
                 for line in lines {
-                    let cam = camera_for(&title);
+                    let cam = if line.contains("matroskamux") {
+                        uniform_camera_for(&title)
+                    } else {
+                        camera_for(&title)
+                    };
                     let cmd = with_camera(&line, &cam).replace("autovideosink", "fakesink");
                     let out = if line.contains("mjpeghttpsrc ") {
                         run_until_interrupted(&cmd, &dir.0, &plugin, &cam)
@@ -159,12 +176,28 @@ fn every_recipe_runs() {
                 }
             }
             Block::Python(code) => {
-                let cam = camera_for("");
+                let cam = if code.contains("matroskamux") {
+                    uniform_camera_for("")
+                } else if code.contains("GstRtspServer") {
+                    // Frames for as long as an RTSP session takes to set up.
+                    Camera::start(
+                        Config {
+                            frames: 500,
+                            ..Default::default()
+                        },
+                        vec![fixture("gray.jpg"), fixture("rgb.jpg")],
+                        None,
+                    )
+                } else {
+                    camera_for("")
+                };
                 let script = dir.path("example.py");
                 std::fs::write(&script, with_camera(&code, &cam)).unwrap();
                 let out = Command::new("timeout")
                     .args(["60", "/usr/bin/python3"])
                     .arg(&script)
+                    // Where the recording is, for the file recipes.
+                    .current_dir(&dir.0)
                     .env("GST_PLUGIN_PATH", &plugin)
                     .output()
                     .unwrap();
@@ -189,6 +222,10 @@ fn every_recipe_runs() {
         "rec.avi",
         "rec-transcoder.mp4",
         "camera-reconnecting.mp4",
+        "camera.mkv",
+        "camera-5fps.mkv",
+        "saved.mkv",
+        "saved-python.mkv",
     ] {
         assert!(
             std::fs::metadata(dir.path(f)).is_ok_and(|m| m.len() > 0),
