@@ -123,3 +123,27 @@ fn an_assumed_frame_rate_is_said_once() {
         assert!(infos.is_empty(), "{name}: {infos:?}");
     }
 }
+
+#[test]
+fn the_transcode_example_says_the_rate_it_assumed() {
+    let dir = TempDir::new("guesses-transcode");
+    let raw = dir.path("curl.mjpg");
+    std::fs::write(&raw, fixture("gst-jpegenc.mjpg").repeat(2)).unwrap();
+    let run = |extra: &[&str], out: &str| {
+        let out = std::process::Command::new(example("transcode"))
+            .args(extra)
+            .arg(&raw)
+            .arg(dir.path(out))
+            .output()
+            .expect("cargo build --examples first (./dev test does)");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let text = run(&[], "a.mp4");
+    assert!(
+        text.contains("note: ") && text.contains("assumed 30/1 fps"),
+        "{text}"
+    );
+    let text = run(&["--framerate", "15"], "b.mp4");
+    assert!(!text.contains("assumed"), "{text}");
+}

@@ -63,6 +63,8 @@ pub fn drive(pipeline: &gst::Element, tick: &mut dyn FnMut(&gst::Element)) -> Re
             gst::MessageView::Eos(_) => return Ok(()),
             gst::MessageView::Error(e) => return Err(failure(e)),
             gst::MessageView::Warning(w) => eprintln!("\nwarning: {}", w.error()),
+            // What mjpegsplit assumed (a frame rate the stream does not give).
+            gst::MessageView::Info(i) => eprintln!("\nnote: {}", i.error()),
             // mjpeghttpsrc says when the camera went away and came back.
             gst::MessageView::Element(m) => {
                 if let Some(s) = m.structure().filter(|s| s.name() == "mjpeghttpsrc-status") {
