@@ -85,6 +85,9 @@ fn main() -> ExitCode {
         m @ ("mp4mux" | "qtmux") => format!("{m} fragment-duration=1000"),
         m => m.to_string(),
     };
+    // One raw format into the encoder whatever the camera's JPEGs are
+    // (gray, YUV, RGB): a change would reconfigure x264enc mid-stream, which
+    // a fragmented MP4 cannot take.
     // AVI has no timestamps, only a constant rate: the camera's variable
     // one is made constant (frames repeated or dropped to keep its timing).
     let rate = if container.mux == "avimux" {
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
     };
     let desc = format!(
         "mjpeghttpsrc name=src location={url:?} ! queue ! jpegdec ! videoconvert ! {rate}\
+         video/x-raw,format=I420,colorimetry=bt601 ! \
          x264enc speed-preset=veryfast tune=zerolatency ! {mux} name=mux ! \
          filesink name=sink buffer-mode=unbuffered location={output:?}"
     );

@@ -212,7 +212,10 @@ fn main() -> ExitCode {
         eprintln!("error: --camera and --once are for an http(s):// URL");
         return ExitCode::from(2);
     }
-    let input = if url {
+    let input = if url && args.camera == Some(true) {
+        // Not asked first: a camera may serve one client at a time.
+        Ok(Input::camera_as_told())
+    } else if url {
         input::http(&args.input, debug, &stopping).map(|i| match args.camera {
             Some(camera) => i.forced(camera),
             None => i,

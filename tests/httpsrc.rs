@@ -616,7 +616,10 @@ fn transcode_goes_on_through_a_stall() {
     });
     let dir = TempDir::new("transcode-stall");
     let output = dir.path("cam.mp4");
+    // --camera: the camera's two connections are the recording's (the
+    // transcoder does not ask the server first).
     let child = std::process::Command::new(example("transcode"))
+        .arg("--camera")
         .arg(cam.url())
         .arg(&output)
         .stdout(std::process::Stdio::piped())

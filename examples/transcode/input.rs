@@ -81,6 +81,16 @@ impl Input {
 }
 
 impl Input {
+    /// `--camera`: a camera, without asking the server first (a camera may
+    /// serve one client at a time, and the question would take its place).
+    pub fn camera_as_told() -> Input {
+        Input {
+            kind: Kind::Camera,
+            container: None,
+            why: "as --camera says".to_string(),
+        }
+    }
+
     /// As `--camera` (`camera`) or `--once` (not) says, for a URL.
     pub fn forced(self, camera: bool) -> Input {
         let (kind, flag) = if camera {

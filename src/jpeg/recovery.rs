@@ -136,9 +136,10 @@ impl Scanner {
         let Some(cur) = self.cur else {
             return false;
         };
-        // The earlier of a delimiter line and an SOI inside a payload.
+        // A delimiter line inside a payload ends the part there (an SOI
+        // before it is in the same part: an EXIF thumbnail's, say); else
+        // the SOI starts the next frame.
         let (soi, to_delimiter) = match (cur.inner_delim, cur.inner_soi) {
-            (Some(d), Some(s)) if s < d => (s, false),
             (Some(d), _) => (d, true),
             (None, Some(s)) => (s, false),
             (None, None) => return false,

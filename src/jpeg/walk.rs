@@ -380,6 +380,16 @@ impl Scanner {
     /// The multipart delimiter ended the current frame's entropy data; `next`
     /// is the index just after it.
     pub(super) fn delimiter_found(&mut self, next: usize, out: &mut Vec<Event>) -> usize {
+        // Before its scan, a frame whose walk swallowed a delimiter line or
+        // an SOI is broken: it ends at that earlier place, not at this
+        // later delimiter (which a segment's length ran up to).
+        if self
+            .cur
+            .is_some_and(|c| !c.seen_sos && (c.inner_delim.is_some() || c.inner_soi.is_some()))
+            && self.broken(self.delim_start, out)
+        {
+            return next;
+        }
         if let Some(cur) = self.cur.take() {
             out.push(self.cut_frame(cur, self.delim_start));
         }

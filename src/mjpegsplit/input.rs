@@ -111,8 +111,12 @@ impl Input {
     pub fn drain(&mut self, outputs: &mut Vec<Output>) {
         let end = self.end();
         while !self.splitter.finish(outputs) {
-            let from = self.splitter.offset();
-            self.refeed(from, end, outputs);
+            // Every byte again up to the end (a re-feed may rewind again)
+            // before the next finish, as the splitter's contract asks.
+            while self.splitter.offset() < end {
+                let from = self.splitter.offset();
+                self.refeed(from, end, outputs);
+            }
         }
     }
 

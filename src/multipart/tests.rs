@@ -622,3 +622,129 @@ fn the_boundary_inside_a_segment_payload_costs_no_frame() {
         assert!(got == expected, "Content-Length {name}: frame bytes");
     }
 }
+
+/// The outputs of a stream fed whole and in 1-byte pieces (the same).
+fn run_whole_and_in_bytes(data: &[u8]) -> Vec<Output> {
+    let (whole, _) = run_chunked(data, || usize::MAX / 2);
+    let (ones, _) = run_chunked(data, || 1);
+    assert_eq!(ones, whole, "1-byte chunks");
+    whole
+}
+
+/// A part cut inside a COM whose length ends exactly at (or one byte into)
+/// the delimiter of the part after next: the frame is broken at the first
+/// delimiter line it swallowed, and the part in between comes out whole.
+#[test]
+fn a_segment_running_up_to_a_later_delimiter_costs_no_part() {
+    let mut failures = Vec::new();
+    for cl in [None, Some(200usize)] {
+        // The COM ends at the line end before the delimiter, or one byte into it.
+        for split in [0usize, 1] {
+            let mid = [
+                b"abc".as_slice(),
+                b"\r\n--b\r\n\r\n",
+                GRAY,
+                &b"\r\n--"[..2 + split],
+            ]
+            .concat();
+            let len = u16::try_from(mid.len() + 2).unwrap().to_be_bytes();
+            let p1 = [&[0xFF, 0xD8, 0xFF, 0xFE, len[0], len[1]][..], b"abc"].concat();
+            let hdr = match cl {
+                Some(l) => format!("--b\r\nContent-Length: {l}\r\n\r\n"),
+                None => "--b\r\n\r\n".to_string(),
+            };
+            let data = [
+                hdr.as_bytes(),
+                &p1,
+                b"\r\n--b\r\n\r\n",
+                GRAY,
+                b"\r\n--b\r\n\r\n",
+                RGB,
+                b"\r\n--b--\r\n",
+            ]
+            .concat();
+            let out = run_whole_and_in_bytes(&data);
+            let got = frames_of(&data, &out);
+            if got != vec![GRAY, RGB] {
+                failures.push(format!("cl {cl:?} split {split}: {} frames", got.len()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+/// A part cut inside its EXIF thumbnail's entropy data (inside APP1): the
+/// back-off goes to the delimiter line, not to the thumbnail's SOI before
+/// it (which is in the same part), so no thumbnail comes out as a frame.
+#[test]
+fn a_part_cut_in_its_exif_thumbnail_gives_no_thumbnail() {
+    let data = [
+        b"--b\r\n\r\n".as_slice(),
+        &EXIF[..900],
+        b"\r\n--b\r\n\r\n",
+        GRAY,
+        b"\r\n--b--\r\n",
+    ]
+    .concat();
+    let out = run_whole_and_in_bytes(&data);
+    let got = frames_of(&data, &out);
+    assert!(
+        got == vec![GRAY],
+        "{} frames, sizes {:?}",
+        got.len(),
+        got.iter().map(|f| f.len()).collect::<Vec<_>>()
+    );
+}
+
+/// the stream ends inside a segment that swallowed the delimiter
+/// and two more parts (the back-off comes from `finish`).
+#[test]
+fn a_segment_swallowing_the_rest_of_the_stream() {
+    let p1 = [&[0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xFF][..], b"Exif\0\0"].concat();
+    let data = [
+        b"--b\r\n\r\n".as_slice(),
+        &p1,
+        b"\r\n--b\r\n\r\n",
+        GRAY,
+        b"\r\n--b\r\n\r\n",
+        GRAY,
+    ]
+    .concat();
+    let out = run_whole_and_in_bytes(&data);
+    assert!(frames_of(&data, &out) == vec![GRAY, GRAY]);
+}
+
+/// The stream ends inside a segment that swallowed the delimiter, a cut part
+/// and a whole one: `finish` backs off to the delimiter, the re-feed
+/// rewinds again (the delimiter re-walk of the cut frame); fed everything
+/// again before the next `finish`, as `Input::drain` now does, both frames
+/// come out.
+#[test]
+fn finishing_after_a_delimiter_backoff_feeds_everything_again() {
+    let p1 = [&[0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xFF][..], b"Exif\0\0"].concat();
+    let data = [
+        b"--b\r\n\r\n".as_slice(),
+        &p1,
+        b"\r\n--b\r\n\r\n",
+        &GRAY[..GRAY.len() - 100],
+        b"\r\n--b\r\n\r\n",
+        GRAY,
+    ]
+    .concat();
+    let contract = run_whole_and_in_bytes(&data);
+    let mut s = Splitter::default();
+    let mut drained = Vec::new();
+    while (s.offset() as usize) < data.len() {
+        let off = s.offset() as usize;
+        s.feed(&data[off..], &mut drained);
+    }
+    // As Input::drain: after a failed finish, every byte again up to the end.
+    while !s.finish(&mut drained) {
+        while (s.offset() as usize) < data.len() {
+            let off = s.offset() as usize;
+            s.feed(&data[off..], &mut drained);
+        }
+    }
+    assert_eq!(frames_of(&data, &contract).len(), 2);
+    assert!(frames_of(&data, &drained) == frames_of(&data, &contract));
+}
