@@ -90,14 +90,16 @@ fn main() -> ExitCode {
     // a fragmented MP4 cannot take.
     // AVI has no timestamps, only a constant rate: the camera's variable
     // one is made constant (frames repeated or dropped to keep its timing).
+    // (The caps are written after it: one caps filter, as gst-launch
+    // syntax takes no two in a row.)
     let rate = if container.mux == "avimux" {
-        "videorate ! video/x-raw,framerate=25/1 ! "
+        "videorate ! video/x-raw,framerate=25/1,"
     } else {
-        ""
+        "video/x-raw,"
     };
     let desc = format!(
         "mjpeghttpsrc name=src location={url:?} ! queue ! jpegdec ! videoconvert ! {rate}\
-         video/x-raw,format=I420,colorimetry=bt601 ! \
+         format=I420,colorimetry=bt601 ! \
          x264enc speed-preset=veryfast tune=zerolatency ! {mux} name=mux ! \
          filesink name=sink buffer-mode=unbuffered location={output:?}"
     );
