@@ -18,8 +18,12 @@ use gst::glib;
 use gst::prelude::*;
 use std::sync::LazyLock;
 
+mod diagnose;
 mod imp;
+mod messages;
+mod pads;
 mod supervisor;
+mod url;
 
 pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
