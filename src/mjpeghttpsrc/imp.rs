@@ -529,6 +529,11 @@ impl MjpegHttpSrc {
             return;
         };
         let text = secrets.scrub(&format!("HTTP {code}: {}", e.message()));
+        if (300..400).contains(&code) {
+            // libsoup gave up following redirects: find out where they go.
+            self.shared.request(&format!("{text} (a redirect)"), true);
+            return;
+        }
         let mut inner = self.shared.lock();
         inner.stats.last_error = text.clone();
         if messages::http_permanent(code) && !inner.frame_seen {
