@@ -35,7 +35,7 @@ pub fn downstream(flow: gst::FlowError) -> (gst::StreamError, String) {
     }
 }
 
-fn flow_name(flow: gst::FlowError) -> &'static str {
+pub fn flow_name(flow: gst::FlowError) -> &'static str {
     match flow {
         gst::FlowError::NotLinked => "not-linked",
         gst::FlowError::Flushing => "flushing",

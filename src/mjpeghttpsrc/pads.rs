@@ -101,7 +101,10 @@ fn downstream_failed(shared: &Shared, bin: &glib::WeakRef<gst::Bin>, flow: gst::
             let Some(bin) = bin.upgrade() else { return };
             let (kind, text) = super::messages::downstream(flow);
             gst::info!(CAT, obj = bin, "downstream error: {text}");
-            let debug = format!("streaming stopped, reason {flow:?}, downstream of mjpeghttpsrc");
+            let debug = format!(
+                "streaming stopped, reason {} (from the elements after mjpeghttpsrc)",
+                super::messages::flow_name(flow)
+            );
             let msg = gst::message::Error::builder(kind, &text)
                 .debug(&debug)
                 .src(&bin)
