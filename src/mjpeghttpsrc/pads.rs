@@ -58,7 +58,26 @@ pub fn ghost(
             }
             ok
         })
+        .event_function(|pad, _, event| {
+            // A live camera cannot seek; souphttpsrc 1.22 would wait in its
+            // seek handler for headers that a stopped connection never
+            // gives (a hang): the seek stops here.
+            if event.type_() == gst::EventType::Seek {
+                gst::debug!(CAT, obj = pad, "a live camera cannot seek");
+                return false;
+            }
+            pad.internal().is_some_and(|i| i.push_event(event))
+        })
         .query_function(|pad, _, query| {
+            if let gst::QueryViewMut::Seeking(q) = query.view_mut() {
+                let format = q.format();
+                q.set(
+                    false,
+                    gst::GenericFormattedValue::none_for_format(format),
+                    gst::GenericFormattedValue::none_for_format(format),
+                );
+                return true;
+            }
             let Some(internal) = pad.internal() else {
                 return false;
             };
