@@ -361,6 +361,10 @@ impl ElementImpl for MjpegHttpSrc {
             }
             gst::StateChange::ReadyToPaused => {
                 self.shared.reset();
+                if let Some(source) = &self.source {
+                    // Stopped for an EOS of the last run.
+                    source.set_locked_state(false);
+                }
                 self.start_supervisor();
             }
             gst::StateChange::PlayingToPaused => self.shared.set_playing(false),
@@ -553,6 +557,49 @@ impl MjpegHttpSrc {
     }
 }
 
+/// The response's Content-Type is a camera's (multipart or JPEG).
+fn camera_content_type(headers: &gst::StructureRef) -> bool {
+    let Ok(response) = headers.get::<gst::Structure>("response-headers") else {
+        return false;
+    };
+    response.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("content-type")
+            && value.get::<String>().is_ok_and(|v| {
+                let v = v.to_ascii_lowercase();
+                v.starts_with("multipart/") || v.starts_with("image/jpeg")
+            })
+    })
+}
+
+impl MjpegHttpSrc {
+    /// souphttpsrc's `http-headers` message without credentials: the
+    /// request's Authorization headers are taken out, the URIs scrubbed.
+    fn scrub_headers(&self, s: &gst::StructureRef) -> gst::Structure {
+        let secrets = self.secrets();
+        let mut s = s.to_owned();
+        for field in ["uri", "redirection-uri"] {
+            if let Ok(v) = s.get::<String>(field) {
+                s.set(field, secrets.scrub(&v));
+            }
+        }
+        if let Ok(mut req) = s.get::<gst::Structure>("request-headers") {
+            let secret: Vec<String> = req
+                .fields()
+                .filter(|f| {
+                    let f = f.to_ascii_lowercase();
+                    f.contains("authorization") || f == "cookie"
+                })
+                .map(|f| f.to_string())
+                .collect();
+            for f in secret {
+                req.remove_field(f.as_str());
+            }
+            s.set("request-headers", req);
+        }
+        s
+    }
+}
+
 /// One ERROR from the bin: its text names no password, its debug no URL.
 fn post_error(bin: &gst::Bin, kind: gst::ResourceError, text: &str) {
     let msg = gst::message::Error::builder(kind, text).src(bin).build();
@@ -577,6 +624,18 @@ impl BinImpl for MjpegHttpSrc {
                         return;
                     }
                     self.source_error(err);
+                    return;
+                }
+                gst::MessageView::Element(e)
+                    if e.structure().is_some_and(|s| s.name() == "http-headers") =>
+                {
+                    let s = e.structure().expect("checked");
+                    self.shared.lock().next_camera_type = camera_content_type(s);
+                    let s = self.scrub_headers(s);
+                    let msg = gst::message::Element::builder(s)
+                        .src(self.source.as_ref().expect("from the source"))
+                        .build();
+                    self.parent_handle_message(msg);
                     return;
                 }
                 gst::MessageView::Warning(w) => {

@@ -8,7 +8,7 @@
 //! not the camera's. Its latency answer: see `latency`.
 
 use super::CAT;
-use super::supervisor::{self, DataEvent, Shared};
+use super::supervisor::{self, DataEvent, Push, Shared};
 use gst::glib;
 use gst::prelude::*;
 use std::sync::Arc;
@@ -34,8 +34,10 @@ pub fn ghost(
     gst::GhostPad::builder_from_template_with_target(templ, target)
         .expect("ghost pad")
         .proxy_pad_chain_function(move |pad, _, buffer| {
-            if !s_chain.push_start(true) {
-                return Ok(gst::FlowSuccess::Ok);
+            match s_chain.push_start(true) {
+                Push::Go => {}
+                Push::Drop => return Ok(gst::FlowSuccess::Ok),
+                Push::Eos => return Err(gst::FlowError::Eos),
             }
             let ret = match pad.internal() {
                 Some(ghost) => ghost.push(buffer),
@@ -49,7 +51,7 @@ pub fn ghost(
         })
         .proxy_pad_event_function(move |pad, _, event| {
             let eos = event.type_() == gst::EventType::Eos;
-            s_event.push_start(false);
+            let _ = s_event.push_start(false);
             let ok = pad.internal().is_some_and(|g| g.push_event(event));
             s_event.push_end(false);
             if eos {

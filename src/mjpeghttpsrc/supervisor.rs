@@ -104,6 +104,10 @@ pub struct Inner {
     pub frame_seen: bool,
     conn_bytes: u64,
     conn_frames: u64,
+    /// The connection's Content-Type is a camera's (multipart, JPEG).
+    pub conn_camera_type: bool,
+    /// The same, from the caps before the first byte of a connection.
+    pub next_camera_type: bool,
     pub stream_started: bool,
     pub segment_sent: bool,
 }
@@ -128,6 +132,8 @@ impl Inner {
             frame_seen: false,
             conn_bytes: 0,
             conn_frames: 0,
+            conn_camera_type: false,
+            next_camera_type: false,
             stream_started: false,
             segment_sent: false,
         }
@@ -162,6 +168,13 @@ impl Default for Shared {
             cond: Condvar::new(),
         }
     }
+}
+
+/// What to do with a push downstream.
+pub enum Push {
+    Go,
+    Drop,
+    Eos,
 }
 
 enum Action {
@@ -207,6 +220,7 @@ impl Shared {
         inner.new_connection = false;
         inner.conn_bytes = len as u64;
         inner.conn_frames = 0;
+        inner.conn_camera_type = std::mem::take(&mut inner.next_camera_type);
         inner.connection += 1;
         inner.stats.connects += 1;
         DataEvent::First {
@@ -214,15 +228,22 @@ impl Shared {
         }
     }
 
-    /// A push downstream starts. False when the connection is being
-    /// replaced (the frame is dropped: a restart must not wait for it).
-    pub fn push_start(&self, buffer: bool) -> bool {
+    /// A push downstream starts: go on, drop the frame (the connection is
+    /// being replaced: a restart must not wait for it), or answer EOS (the
+    /// application's EOS, taken by the streaming thread: the source then
+    /// pushes EOS itself, as basesrc does for its queued EOS).
+    pub fn push_start(&self, buffer: bool) -> Push {
         let mut inner = self.lock();
+        if buffer && inner.eos_pending {
+            inner.eos_pending = false;
+            self.cond.notify_all();
+            return Push::Eos;
+        }
         if buffer && inner.discarding() {
-            return false;
+            return Push::Drop;
         }
         inner.in_push += 1;
-        true
+        Push::Go
     }
 
     /// A push downstream returned: `delivered` when it was a frame that
@@ -282,9 +303,14 @@ impl Shared {
         if !inner.policy.restart_on_eos {
             return false;
         }
-        // A first connection that gave bytes but no frame and ended is not an
-        // MJPEG stream: let mjpegsplit see the end and say what it got.
-        if !inner.frame_seen && inner.conn_bytes > 0 && inner.conn_frames == 0 {
+        // A first connection that gave bytes but no frame and ended, and
+        // whose Content-Type is not a camera's, is not an MJPEG stream: let
+        // mjpegsplit see the end and say what it got.
+        if !inner.frame_seen
+            && !inner.conn_camera_type
+            && inner.conn_bytes > 0
+            && inner.conn_frames == 0
+        {
             return false;
         }
         self.request_locked(&mut inner, "the server closed the connection", false);
@@ -355,8 +381,7 @@ impl Shared {
             if inner.stop {
                 return None;
             }
-            if std::mem::take(&mut inner.eos_pending) {
-                inner.restarting = false;
+            if inner.eos_pending {
                 return Some(Action::Eos);
             }
             if let Some(cause) = inner.pending.take() {
@@ -426,8 +451,10 @@ pub fn run(shared: Arc<Shared>, bin: glib::WeakRef<gst::Bin>, source: gst::Eleme
         let Some(bin) = bin.upgrade() else { return };
         let (cause, stalled) = match action {
             Action::Eos => {
-                deliver_eos(&shared, &source, &hooks.split_sink);
-                gst::info!(cat, obj = bin, "EOS queued on the source");
+                drop(bin);
+                if !deliver_eos(&shared, &source, &hooks.split_sink) {
+                    return;
+                }
                 continue;
             }
             Action::Restart { cause, stalled } => (cause, stalled),
@@ -501,19 +528,56 @@ pub fn run(shared: Arc<Shared>, bin: glib::WeakRef<gst::Bin>, source: gst::Eleme
     }
 }
 
-/// The application's EOS, queued on the source as basesrc queues it: its
-/// streaming thread pushes it (a live source in PAUSED, once PLAYING).
-fn deliver_eos(shared: &Shared, source: &gst::Element, split_sink: &gst::Pad) {
-    if source.current_state() < gst::State::Paused && source.sync_state_with_parent().is_err() {
-        gst::debug!(
-            crate::mjpeghttpsrc::CAT,
-            obj = source,
-            "cannot start for EOS"
-        );
+/// The application's EOS. The streaming thread takes it at its next frame
+/// (see `push_start`); when none comes (a silent camera, a source being
+/// restarted, a live source in PAUSED) and no push is under way, the source
+/// is stopped and the EOS sent into mjpegsplit from here. Never through
+/// the source's send_event: that holds its state lock while waiting for a
+/// streaming thread that a PAUSED sink may block, and the bin's state
+/// change then waits for that lock. False when stopped.
+fn deliver_eos(shared: &Shared, source: &gst::Element, split_sink: &gst::Pad) -> bool {
+    let cat = *crate::mjpeghttpsrc::CAT;
+    let patience = Instant::now() + Duration::from_millis(300);
+    {
+        let mut inner = shared.lock();
+        loop {
+            if inner.stop {
+                return false;
+            }
+            if !inner.eos_pending {
+                gst::info!(cat, obj = source, "EOS taken by the streaming thread");
+                return true;
+            }
+            // A push under way (blocked downstream): its thread takes the
+            // EOS when it returns with the next frame.
+            if Instant::now() >= patience && inner.in_push == 0 {
+                inner.eos_pending = false;
+                inner.restarting = true;
+                break;
+            }
+            inner = shared
+                .cond
+                .wait_timeout(inner, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
-    if source.current_state() >= gst::State::Paused {
-        source.send_event(gst::event::Eos::new());
-    } else if shared.lock().stream_started {
-        split_sink.send_event(gst::event::Eos::new());
+    gst::info!(cat, obj = source, "EOS sent from the supervisor");
+    source.set_locked_state(true);
+    let _ = source.set_state(gst::State::Null);
+    let (started, frame_seen) = {
+        let inner = shared.lock();
+        (inner.stream_started, inner.frame_seen)
+    };
+    if !frame_seen {
+        // Not a frame yet: a new stream, so that mjpegsplit does not take
+        // the bytes of a cut connection for a stream that is not MJPEG.
+        split_sink.send_event(gst::event::StreamStart::new("mjpeghttpsrc"));
     }
+    if !started {
+        let segment = gst::FormattedSegment::<gst::ClockTime>::new();
+        split_sink.send_event(gst::event::Segment::new(&segment));
+    }
+    split_sink.send_event(gst::event::Eos::new());
+    true
 }

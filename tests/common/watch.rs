@@ -28,6 +28,8 @@ pub enum Ev {
         debug: String,
     },
     Eos,
+    /// Another element message (its structure).
+    Message(String),
     Frame {
         pts: Option<gst::ClockTime>,
         discont: bool,
@@ -65,12 +67,16 @@ impl Watched {
         pipeline.bus().unwrap().set_sync_handler(move |_, msg| {
             let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
             let ev = match msg.view() {
-                gst::MessageView::Element(m) => m.structure().and_then(|s| {
-                    (s.name() == "mjpeghttpsrc-status").then(|| Ev::Status {
-                        event: s.get::<String>("event").unwrap_or_default(),
-                        reason: s.get::<String>("reason").unwrap_or_default(),
-                        retry: s.get::<u32>("retry").unwrap_or_default(),
-                    })
+                gst::MessageView::Element(m) => m.structure().map(|s| {
+                    if s.name() == "mjpeghttpsrc-status" {
+                        Ev::Status {
+                            event: s.get::<String>("event").unwrap_or_default(),
+                            reason: s.get::<String>("reason").unwrap_or_default(),
+                            retry: s.get::<u32>("retry").unwrap_or_default(),
+                        }
+                    } else {
+                        Ev::Message(s.to_string())
+                    }
                 }),
                 gst::MessageView::Error(err) => Some(Ev::Error {
                     src,
@@ -214,6 +220,9 @@ pub fn within<T: Send + 'static>(
     });
     match rx.recv_timeout(limit) {
         Ok(v) => v,
-        Err(_) => panic!("{what}: did not return within {limit:?} (a hang)"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: failed (see above)"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: did not return within {limit:?} (a hang)")
+        }
     }
 }
