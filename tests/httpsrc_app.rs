@@ -389,3 +389,50 @@ print("released")
     assert!(out.contains("read 3\nreleased"), "{out}");
     assert_eq!(cam.accepted.load(Ordering::SeqCst), 1, "no reconnect");
 }
+
+#[test]
+fn the_opencv_example_shows_no_password() {
+    init();
+    let cam = camera(Config {
+        status: Some((401, 20)),
+        connections: 20,
+        ..Default::default()
+    });
+    let has_cv = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import cv2"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_cv {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs python3-opencv"
+        );
+        return;
+    }
+    let child = std::process::Command::new("/usr/bin/python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/opencv_camera.py"))
+        .arg(format!(
+            "http://admin:hunter22@127.0.0.1:{}/video.mjpg",
+            cam.port
+        ))
+        .args(["--retries", "1"])
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = within("the OpenCV example", Duration::from_secs(40), move || {
+        child.wait_with_output().unwrap()
+    });
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains("the camera wants credentials (HTTP 401)"),
+        "{all}"
+    );
+    assert!(!all.contains("hunter22"), "{all}");
+}

@@ -485,3 +485,52 @@ fn a_web_page_is_still_a_clear_error() {
     assert!(errors[0].1.contains("<!DOCTYPE html>"), "{errors:?}");
     assert!(!w.events().iter().any(|e| matches!(e, Ev::Status { .. })));
 }
+
+#[test]
+fn after_the_first_frame_each_retry_names_the_true_reason() {
+    init();
+    let cam = camera(Config {
+        framing: Framing::Axis,
+        frames: 1000,
+        ..Default::default()
+    });
+    let port = cam.port;
+    let w = Watched::start(&format!(
+        "mjpeghttpsrc name=src location=http://127.0.0.1:{port}/video.mjpg {FAST} max-retries=3 \
+         ! fakesink name=out"
+    ));
+    w.wait_frames(3);
+    cam.stop();
+    let errors = settle_errors(&w);
+    let reasons: Vec<String> = w
+        .statuses("reconnecting")
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    // The close, then the refused connections, each named.
+    assert_eq!(
+        reasons[0], "the server closed the connection",
+        "{reasons:?}"
+    );
+    let refused = format!("connection refused by 127.0.0.1:{port}");
+    assert_eq!(
+        reasons[1..],
+        [refused.clone(), refused.clone()],
+        "{reasons:?}"
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].1.contains(&format!("(last: {refused})")),
+        "{errors:?}"
+    );
+    let stats = w
+        .pipeline
+        .by_name("src")
+        .unwrap()
+        .property::<gst::Structure>("stats");
+    assert_eq!(
+        stats.get::<String>("last-error").unwrap(),
+        refused,
+        "{stats}"
+    );
+}
