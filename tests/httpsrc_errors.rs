@@ -534,3 +534,35 @@ fn after_the_first_frame_each_retry_names_the_true_reason() {
         "{stats}"
     );
 }
+
+/// gst-play-1.0 and playbin take only a URI: the credentials go in it.
+#[test]
+fn playbin_takes_credentials_in_the_uri() {
+    init();
+    let cam = camera(Config {
+        framing: Framing::Axis,
+        frames: 1000,
+        basic_auth: Some("admin:hunter22".into()),
+        connections: 10,
+        ..Default::default()
+    });
+    let w = Watched::start(&format!(
+        "playbin uri=mjpeg+http://admin:hunter22@127.0.0.1:{}/video.mjpg \
+         video-sink=\"fakesink name=out\" audio-sink=fakesink",
+        cam.port
+    ));
+    let sink = w.pipeline.property::<gst::Element>("video-sink");
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let f = frames.clone();
+    sink.static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            f.fetch_add(1, Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        });
+    w.wait("frames through playbin", |_| {
+        frames.load(Ordering::SeqCst) >= 3
+    });
+    assert!(w.errors().is_empty(), "{:?}", w.events());
+    assert!(!format!("{:?}", w.events()).contains("hunter22"));
+}
