@@ -429,12 +429,15 @@ pub fn status(event: &str, reason: &str, retry: u32, delay: Duration) -> gst::St
         .build()
 }
 
+/// Posts an ERROR from the bin with a reason.
+pub type PostError = Box<dyn Fn(&gst::Bin, &str) + Send>;
+
 /// What the supervisor needs from the element.
 pub struct Hooks {
     /// `max-retries` ran out (the last reason).
-    pub give_up: Box<dyn Fn(&gst::Bin, &str) + Send>,
+    pub give_up: PostError,
     /// A permanent failure before the first frame (the reason).
-    pub fatal: Box<dyn Fn(&gst::Bin, &str) + Send>,
+    pub fatal: PostError,
     /// How to probe the camera when the source gives no reason.
     pub probe: Option<Probe>,
     /// Scrubs secrets out of the reasons.
