@@ -308,7 +308,9 @@ impl ObjectImpl for MjpegHttpSrc {
             .expect("link souphttpsrc to mjpegsplit");
         let shared = self.shared.clone();
         source.static_pad("src").expect("source pad").add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            gst::PadProbeType::BUFFER
+                | gst::PadProbeType::EVENT_DOWNSTREAM
+                | gst::PadProbeType::EVENT_FLUSH,
             move |_, info| pads::source_probe(&shared, &bin, info),
         );
     }

@@ -138,7 +138,7 @@ fn downstream_failed(shared: &Shared, bin: &glib::WeakRef<gst::Bin>, flow: gst::
 /// What passes from souphttpsrc to mjpegsplit: buffers (the first of each
 /// connection marked DISCONT; none of a connection being replaced); the
 /// first stream-start and segment only (a reconnection continues the same
-/// stream); EOS only when no restart follows.
+/// stream; a flush asks for a new segment); EOS only when no restart follows.
 pub fn source_probe(
     shared: &Shared,
     bin: &glib::WeakRef<gst::Bin>,
@@ -172,6 +172,12 @@ pub fn source_probe(
             !name.is_some_and(|n| SPLIT_INPUT.contains(&n))
         }
         gst::EventView::Eos(_) => shared.on_source_eos(),
+        gst::EventView::FlushStop(_) => {
+            // An application's flush (souphttpsrc pushes it on): the flush
+            // took mjpegsplit's segment, the source's next one must pass.
+            shared.lock().segment_sent = false;
+            false
+        }
         _ => false,
     };
     if keep_from_split {

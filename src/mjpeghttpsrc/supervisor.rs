@@ -572,12 +572,11 @@ fn deliver_eos(shared: &Shared, source: &gst::Element, split_sink: &gst::Pad) ->
         let inner = shared.lock();
         (inner.stream_started, inner.frame_seen)
     };
-    if !frame_seen {
-        // Not a frame yet: a new stream, so that mjpegsplit does not take
-        // the bytes of a cut connection for a stream that is not MJPEG.
+    if !frame_seen || !started {
+        // Not a frame yet: a new stream (so that mjpegsplit does not take
+        // the bytes of a cut connection for a stream that is not MJPEG),
+        // with its segment.
         split_sink.send_event(gst::event::StreamStart::new("mjpeghttpsrc"));
-    }
-    if !started {
         let segment = gst::FormattedSegment::<gst::ClockTime>::new();
         split_sink.send_event(gst::event::Segment::new(&segment));
     }
