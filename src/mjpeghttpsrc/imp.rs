@@ -507,7 +507,11 @@ impl MjpegHttpSrc {
     fn stop_supervisor(&self) {
         self.shared.stop();
         let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(h) = handle {
+        // The last reference can go on the supervisor's own thread (the
+        // application dropped the pipeline): it ends by itself then.
+        if let Some(h) = handle
+            && h.thread().id() != std::thread::current().id()
+        {
             let _ = h.join();
         }
     }
