@@ -131,6 +131,20 @@ fn state_changes_never_hang_while_retrying_or_stalled() {
     w.set_state(gst::State::Paused, "PAUSED while the camera is silent");
     w.set_state(gst::State::Null, "NULL while the camera is silent");
     drop(w);
+    // Connecting: a server that takes the connection and never answers
+    // (the watchdog restarts the waiting source after 1 s, too).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    for wait in [100, 1300] {
+        let w = Watched::start(&format!(
+            "mjpeghttpsrc location=http://127.0.0.1:{silent_port}/ stall-timeout=1000000000 \
+             {FAST} ! fakesink name=out"
+        ));
+        std::thread::sleep(Duration::from_millis(wait));
+        w.set_state(gst::State::Null, "NULL while connecting");
+        assert!(w.errors().is_empty(), "{:?}", w.events());
+    }
+    drop(silent);
     // Retrying a camera that is down, in the retry delay or connecting.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
