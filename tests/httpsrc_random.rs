@@ -97,7 +97,11 @@ fn run(seed: u64) {
     };
     for _ in 0..12 {
         let p = w.pipeline.clone();
-        match rng.below64(100) {
+        let op = rng.below64(100);
+        if std::env::var_os("MJPEGHTTPSRC_RANDOM_TRACE").is_some() {
+            eprintln!("op {op}");
+        }
+        match op {
             0..=19 => {
                 let state = [
                     gst::State::Null,

@@ -496,6 +496,7 @@ impl MjpegHttpSrc {
             probe,
             scrub: Box::new(move |t| secrets.scrub(t)),
             split_sink: self.split.static_pad("sink").expect("mjpegsplit sink pad"),
+            src_pad: self.obj().static_pad("src").expect("src pad"),
         };
         let handle = std::thread::Builder::new()
             .name("mjpeghttpsrc".into())

@@ -294,11 +294,14 @@ impl Shared {
     /// from downstream (a restart follows).
     pub fn on_source_eos(&self) -> bool {
         let mut inner = self.lock();
+        // The application's EOS not delivered yet: the supervisor sends it
+        // (before any frame, mjpegsplit would call a cut connection "not
+        // MJPEG" at this EOS).
+        if inner.discarding() || inner.eos_pending {
+            return true;
+        }
         if inner.eos_requested || inner.failed {
             return false;
-        }
-        if inner.discarding() {
-            return true;
         }
         if !inner.policy.restart_on_eos {
             return false;
@@ -444,6 +447,8 @@ pub struct Hooks {
     pub scrub: Box<dyn Fn(&str) -> String + Send>,
     /// mjpegsplit's sink pad (EOS when the source cannot take it).
     pub split_sink: gst::Pad,
+    /// The bin's src pad (EOS before any frame).
+    pub src_pad: gst::Pad,
 }
 
 /// The supervisor thread: restarts `source` (a child of `bin`) when asked or
@@ -455,7 +460,7 @@ pub fn run(shared: Arc<Shared>, bin: glib::WeakRef<gst::Bin>, source: gst::Eleme
         let (cause, stalled) = match action {
             Action::Eos => {
                 drop(bin);
-                if !deliver_eos(&shared, &source, &hooks.split_sink) {
+                if !deliver_eos(&shared, &source, &hooks.split_sink, &hooks.src_pad) {
                     return;
                 }
                 continue;
@@ -538,7 +543,12 @@ pub fn run(shared: Arc<Shared>, bin: glib::WeakRef<gst::Bin>, source: gst::Eleme
 /// the source's send_event: that holds its state lock while waiting for a
 /// streaming thread that a PAUSED sink may block, and the bin's state
 /// change then waits for that lock. False when stopped.
-fn deliver_eos(shared: &Shared, source: &gst::Element, split_sink: &gst::Pad) -> bool {
+fn deliver_eos(
+    shared: &Shared,
+    source: &gst::Element,
+    split_sink: &gst::Pad,
+    src_pad: &gst::Pad,
+) -> bool {
     let cat = *crate::mjpeghttpsrc::CAT;
     let patience = Instant::now() + Duration::from_millis(300);
     {
@@ -568,17 +578,15 @@ fn deliver_eos(shared: &Shared, source: &gst::Element, split_sink: &gst::Pad) ->
     gst::info!(cat, obj = source, "EOS sent from the supervisor");
     source.set_locked_state(true);
     let _ = source.set_state(gst::State::Null);
-    let (started, frame_seen) = {
-        let inner = shared.lock();
-        (inner.stream_started, inner.frame_seen)
-    };
-    if !frame_seen || !started {
-        // Not a frame yet: a new stream (so that mjpegsplit does not take
-        // the bytes of a cut connection for a stream that is not MJPEG),
-        // with its segment.
-        split_sink.send_event(gst::event::StreamStart::new("mjpeghttpsrc"));
+    if !shared.lock().frame_seen {
+        // Not a frame yet: mjpegsplit would call the bytes of a cut
+        // connection "not MJPEG" at this EOS. It has sent nothing
+        // downstream: the stream starts and ends here.
+        src_pad.push_event(gst::event::StreamStart::new("mjpeghttpsrc"));
         let segment = gst::FormattedSegment::<gst::ClockTime>::new();
-        split_sink.send_event(gst::event::Segment::new(&segment));
+        src_pad.push_event(gst::event::Segment::new(&segment));
+        src_pad.push_event(gst::event::Eos::new());
+        return true;
     }
     split_sink.send_event(gst::event::Eos::new());
     true
