@@ -9,7 +9,9 @@
 //! -1).
 //!
 //! `MJPEGHTTPSRC_RANDOM_SEED=n` replays one run; `MJPEGHTTPSRC_RANDOM_RUNS`
-//! sets how many seeds are tried (default 4, a few seconds).
+//! sets how many seeds are tried (default 4, a few seconds; 200 pass under
+//! G_DEBUG=fatal_warnings); `MJPEGHTTPSRC_RANDOM_TRACE=1` prints each
+//! operation drawn.
 
 mod common;
 
