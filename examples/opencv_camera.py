@@ -11,17 +11,30 @@ frames (it waits while the camera is away; add `stall-timeout=...` to change how
 long a silent camera is waited for before reconnecting).
 """
 import argparse
+import re
 import shutil
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import cv2
 
 
+def shown(url):
+    """The URL as it may be printed: without its credentials (http://user:password@camera/)."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url)
+
+
 def diagnose(url, user, password):
     """Why nothing could be read: the plugin, or what the camera answers."""
+    m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@", url)
+    if m:
+        # urllib takes the credentials apart from the URL.
+        creds = urllib.parse.unquote(m.group(2))
+        user, _, password = creds.partition(":")
+        url = shown(url)
     inspect = shutil.which("gst-inspect-1.0")
     if inspect and subprocess.run([inspect, "mjpeghttpsrc"], capture_output=True).returncode != 0:
         return ("the mjpegsplit plugin is not found: run ./dev install, or set GST_PLUGIN_PATH "
@@ -37,21 +50,23 @@ def diagnose(url, user, password):
         with opener.open(request, timeout=5) as r:
             ctype = r.headers.get("Content-Type", "")
             if "html" in ctype:
-                return (f"{url} is a web page ({ctype}), not the camera's MJPEG stream: look for "
+                return (f"{shown(url)} is a web page ({ctype}), not the camera's MJPEG stream: look for "
                         "video.cgi, mjpg/video.mjpg, ?action=stream in the camera's manual")
-            return f"{url} answers {r.status} with {ctype or 'no Content-Type'}, but no frame came"
+            return f"{shown(url)} answers {r.status} with {ctype or 'no Content-Type'}, but no frame came"
     except urllib.error.HTTPError as e:
         if e.code in (401, 403):
-            return f"the camera wants credentials (HTTP {e.code}): give --user and --password"
+            return (f"the camera wants credentials (HTTP {e.code}): give --user and --password, "
+                    "or put them in the URL: http://user:password@camera/...")
         return f"the camera answered HTTP {e.code} {e.reason}: check the URL"
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
-        return f"no answer from {url} ({reason}): is the camera on, and the URL right?"
+        return f"no answer from {shown(url)} ({reason}): is the camera on, and the URL right?"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("url", help="MJPEG stream URL, e.g. http://camera/axis-cgi/mjpg/video.cgi")
+    ap.add_argument("url", help="MJPEG stream URL, e.g. http://camera/axis-cgi/mjpg/video.cgi "
+                    "(credentials as http://user:password@camera/...)")
     ap.add_argument("--frames", type=int, default=0, help="stop after this many frames (0: until the stream ends)")
     ap.add_argument("--show", action="store_true", help="display the frames in a window")
     ap.add_argument("--user", help="user name, if the camera asks for one (Basic or Digest)")

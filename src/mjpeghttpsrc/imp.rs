@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! GObject glue of `mjpeghttpsrc`: children, properties, state changes, the
-//! bus filter that turns a camera outage into a restart, the URI handler.
+//! GObject glue of `mjpeghttpsrc`: children, properties (the URL checked,
+//! its credentials handed to souphttpsrc apart), state changes, the EOS of
+//! the application, the supervisor's hooks, the URI handler. The data path
+//! is in `pads.rs`, souphttpsrc's messages in `bus.rs`.
 
 use super::CAT;
-use super::supervisor::{self, DataEvent, Policy, Shared};
+use super::bus::post_error;
+use super::diagnose::Probe;
+use super::pads;
+use super::supervisor::{self, Hooks, Policy, Shared};
+use super::url::{self, Secrets};
 use crate::mjpegsplit::{MjpegSplit, TimestampMode};
 use gst::glib;
 use gst::prelude::*;
@@ -15,15 +21,13 @@ use std::time::Duration;
 
 /// Properties handed to souphttpsrc as they are.
 const SOURCE_PROPERTIES: &[&str] = &[
-    "location",
-    "user-id",
-    "user-pw",
     "proxy",
     "proxy-id",
     "proxy-pw",
     "user-agent",
     "extra-headers",
     "ssl-strict",
+    "ssl-ca-file",
     "cookies",
 ];
 /// Properties handed to mjpegsplit as they are.
@@ -31,20 +35,22 @@ const SPLIT_PROPERTIES: &[&str] = &["framerate", "timestamp-mode"];
 const SCHEME_PREFIX: &str = "mjpeg+";
 const DEFAULT_USER_AGENT: &str = concat!("mjpeghttpsrc/", env!("CARGO_PKG_VERSION"));
 
-/// Caps mjpegsplit takes; other Content-Types (text/html…) are not passed on,
-/// so the splitter sniffs the body and says what it is.
-const SPLIT_INPUT: &[&str] = &[
-    "image/jpeg",
-    "multipart/x-mixed-replace",
-    "application/octet-stream",
-    "video/x-mjpeg",
-];
+/// The properties kept here: souphttpsrc gets the URL without its
+/// credentials, and the credentials as user-id/user-pw (so that no message
+/// or log of souphttpsrc names them).
+#[derive(Debug, Default)]
+struct Settings {
+    location: Option<String>,
+    user_id: Option<String>,
+    user_pw: Option<String>,
+}
 
 pub struct MjpegHttpSrc {
-    source: Option<gst::Element>,
-    split: MjpegSplit,
-    shared: Arc<Shared>,
+    pub(super) source: Option<gst::Element>,
+    pub(super) split: MjpegSplit,
+    pub(super) shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    settings: Mutex<Settings>,
 }
 
 #[glib::object_subclass]
@@ -71,6 +77,7 @@ impl ObjectSubclass for MjpegHttpSrc {
             split,
             shared: Arc::new(Shared::default()),
             thread: Mutex::new(None),
+            settings: Mutex::new(Settings::default()),
         }
     }
 }
@@ -100,7 +107,8 @@ impl ObjectImpl for MjpegHttpSrc {
                 string(
                     "location",
                     "Location",
-                    "URL of the MJPEG stream (http:// or https://; mjpeg+http:// is accepted)",
+                    "URL of the MJPEG stream (http:// or https://, credentials as \
+                     http://user:password@camera/; mjpeg+http:// is accepted)",
                 ),
                 string("user-id", "User ID", "User name for Basic or Digest authentication"),
                 string("user-pw", "User password", "Password for Basic or Digest authentication"),
@@ -124,6 +132,11 @@ impl ObjectImpl for MjpegHttpSrc {
                     .default_value(true)
                     .mutable_ready()
                     .build(),
+                string(
+                    "ssl-ca-file",
+                    "TLS CA file",
+                    "File of the CA certificates that sign the camera's certificate",
+                ),
                 glib::ParamSpecBoxed::builder::<glib::StrV>("cookies")
                     .nick("Cookies")
                     .blurb("HTTP request cookies")
@@ -188,15 +201,21 @@ impl ObjectImpl for MjpegHttpSrc {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let name = pspec.name();
-        if SOURCE_PROPERTIES.contains(&name) {
-            let Some(source) = &self.source else { return };
-            let mut value = value.clone();
-            if name == "location"
-                && let Ok(Some(url)) = value.get::<Option<String>>()
-            {
-                value = url.strip_prefix(SCHEME_PREFIX).unwrap_or(&url).to_value();
+        if matches!(name, "location" | "user-id" | "user-pw") {
+            let v = value.get::<Option<String>>().unwrap_or(None);
+            let mut settings = self.lock_settings();
+            match name {
+                "location" => settings.location = v,
+                "user-id" => settings.user_id = v,
+                _ => settings.user_pw = v,
             }
-            source.set_property_from_value(name, &value);
+            self.apply_location(&settings);
+            return;
+        }
+        if SOURCE_PROPERTIES.contains(&name) {
+            if let Some(source) = &self.source {
+                source.set_property_from_value(name, value);
+            }
             return;
         }
         if SPLIT_PROPERTIES.contains(&name) {
@@ -223,6 +242,14 @@ impl ObjectImpl for MjpegHttpSrc {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let name = pspec.name();
+        if matches!(name, "location" | "user-id" | "user-pw") {
+            let settings = self.lock_settings();
+            return match name {
+                "location" => settings.location.to_value(),
+                "user-id" => settings.user_id.to_value(),
+                _ => settings.user_pw.to_value(),
+            };
+        }
         if SOURCE_PROPERTIES.contains(&name) {
             return match &self.source {
                 Some(source) => source.property_value(name),
@@ -270,28 +297,9 @@ impl ObjectImpl for MjpegHttpSrc {
         obj.add(&self.split).expect("add mjpegsplit");
         let split_src = self.split.static_pad("src").expect("mjpegsplit src pad");
         let templ = obj.pad_template("src").expect("src template");
-        let ghost = gst::GhostPad::builder_from_template_with_target(&templ, &split_src)
-            .expect("ghost pad")
-            .build();
+        let bin = obj.upcast_ref::<gst::Bin>().downgrade();
+        let ghost = pads::ghost(&templ, &split_src, &self.shared, bin.clone());
         obj.add_pad(&ghost).expect("add src pad");
-
-        // Frames out; an EOS leaving mjpegsplit (however it was sent) ends
-        // the stream for good: no more restarts.
-        let shared = self.shared.clone();
-        split_src.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-            move |_, info| {
-                if info.buffer().is_some() {
-                    shared.on_frame();
-                } else if info
-                    .event()
-                    .is_some_and(|e| e.type_() == gst::EventType::Eos)
-                {
-                    shared.lock().eos_requested = true;
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
 
         let Some(source) = &self.source else { return };
         obj.add(source).expect("add souphttpsrc");
@@ -299,55 +307,12 @@ impl ObjectImpl for MjpegHttpSrc {
             .link(&self.split)
             .expect("link souphttpsrc to mjpegsplit");
         let shared = self.shared.clone();
-        let weak = obj.downgrade();
         source.static_pad("src").expect("source pad").add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-            move |_, info| source_probe(&shared, &weak, info),
+            gst::PadProbeType::BUFFER
+                | gst::PadProbeType::EVENT_DOWNSTREAM
+                | gst::PadProbeType::EVENT_FLUSH,
+            move |_, info| pads::source_probe(&shared, &bin, info),
         );
-    }
-}
-
-/// What passes from souphttpsrc to mjpegsplit: buffers (the first of each
-/// connection marked DISCONT); the first stream-start and segment only (a
-/// reconnection continues the same stream); EOS only when no restart follows.
-fn source_probe(
-    shared: &Shared,
-    bin: &glib::WeakRef<super::MjpegHttpSrc>,
-    info: &mut gst::PadProbeInfo,
-) -> gst::PadProbeReturn {
-    if let Some(buffer) = info.buffer_mut() {
-        match shared.on_data(buffer.size()) {
-            DataEvent::More => {}
-            DataEvent::First { reconnect } => {
-                buffer.make_mut().set_flags(gst::BufferFlags::DISCONT);
-                if reconnect && let Some(bin) = bin.upgrade() {
-                    gst::info!(CAT, obj = bin, "reconnected");
-                    let s = supervisor::status("reconnected", "", 0, Duration::ZERO);
-                    let _ = bin.post_message(gst::message::Element::builder(s).src(&bin).build());
-                }
-            }
-        }
-        return gst::PadProbeReturn::Ok;
-    }
-    let Some(event) = info.event() else {
-        return gst::PadProbeReturn::Ok;
-    };
-    let keep_from_split = match event.view() {
-        gst::EventView::StreamStart(_) => {
-            std::mem::replace(&mut shared.lock().stream_started, true)
-        }
-        gst::EventView::Segment(_) => std::mem::replace(&mut shared.lock().segment_sent, true),
-        gst::EventView::Caps(c) => {
-            let name = c.caps().structure(0).map(|s| s.name().as_str());
-            !name.is_some_and(|n| SPLIT_INPUT.contains(&n))
-        }
-        gst::EventView::Eos(_) => shared.on_source_eos(),
-        _ => false,
-    };
-    if keep_from_split {
-        gst::PadProbeReturn::Handled
-    } else {
-        gst::PadProbeReturn::Ok
     }
 }
 
@@ -386,8 +351,25 @@ impl ElementImpl for MjpegHttpSrc {
                 );
                 return Err(gst::StateChangeError);
             }
+            gst::StateChange::NullToReady => {
+                let location = self.lock_settings().location.clone();
+                if let Err(e) = url::parse(location.as_deref()) {
+                    // Never worth a connection: say why, and stop here.
+                    gst::info!(CAT, imp = self, "unusable location: {e}");
+                    let msg =
+                        gst::message::Error::builder(gst::ResourceError::Settings, &e.to_string())
+                            .src(&*self.obj())
+                            .build();
+                    let _ = self.obj().post_message(msg);
+                    return Err(gst::StateChangeError);
+                }
+            }
             gst::StateChange::ReadyToPaused => {
                 self.shared.reset();
+                if let Some(source) = &self.source {
+                    // Stopped for an EOS of the last run.
+                    source.set_locked_state(false);
+                }
                 self.start_supervisor();
             }
             gst::StateChange::PlayingToPaused => self.shared.set_playing(false),
@@ -405,44 +387,120 @@ impl ElementImpl for MjpegHttpSrc {
 
     fn send_event(&self, event: gst::Event) -> bool {
         if event.type_() == gst::EventType::Eos {
-            // The application ends the stream: no more restarts, and the last
-            // frame and EOS leave through mjpegsplit.
-            self.shared.lock().eos_requested = true;
-            return self
-                .split
-                .static_pad("sink")
-                .is_some_and(|p| p.send_event(event));
+            // The application ends the stream: no more restarts. The EOS is
+            // queued for the supervisor, which hands it to the source's
+            // streaming thread: never pushed here, in the caller's thread
+            // (gst_element_send_event holds the state lock, and a PAUSED
+            // sink would block the push until PLAYING).
+            let running = self
+                .thread
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some();
+            if running {
+                self.shared.request_eos();
+            }
+            return running;
         }
         self.parent_send_event(event)
     }
 }
 
 impl MjpegHttpSrc {
+    fn lock_settings(&self) -> std::sync::MutexGuard<'_, Settings> {
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// souphttpsrc gets the URL without its credentials, and the
+    /// credentials (the properties first, else the URL's) as properties.
+    fn apply_location(&self, settings: &Settings) {
+        let Some(source) = &self.source else { return };
+        let raw = settings.location.as_deref().map(url::strip_prefix);
+        let parsed = url::parse(raw).ok();
+        let clean = parsed.as_ref().map(|l| l.clean.as_str()).or(raw);
+        let user = settings
+            .user_id
+            .clone()
+            .or_else(|| parsed.as_ref().and_then(|l| l.user.clone()));
+        let pw = settings
+            .user_pw
+            .clone()
+            .or_else(|| parsed.as_ref().and_then(|l| l.password.clone()));
+        source.set_property("location", clean);
+        source.set_property("user-id", user);
+        source.set_property("user-pw", pw);
+    }
+
+    /// Every password we know of, to keep out of what we show.
+    pub(super) fn secrets(&self) -> Secrets {
+        let settings = self.lock_settings();
+        let parsed = url::parse(settings.location.as_deref()).ok();
+        let proxy_pw = self
+            .source
+            .as_ref()
+            .and_then(|s| s.property::<Option<String>>("proxy-pw"));
+        Secrets::new([
+            parsed.as_ref().and_then(|l| l.password.as_deref()),
+            settings.user_pw.as_deref(),
+            proxy_pw.as_deref(),
+        ])
+    }
+
+    /// The URL as messages show it: no credentials.
+    pub(super) fn shown_location(&self) -> String {
+        let settings = self.lock_settings();
+        match url::parse(settings.location.as_deref()) {
+            Ok(l) => l.clean,
+            Err(_) => url::redact(settings.location.as_deref().unwrap_or("")),
+        }
+    }
+
     fn start_supervisor(&self) {
         let Some(source) = self.source.clone() else {
             return;
         };
         let shared = self.shared.clone();
         let bin = self.obj().upcast_ref::<gst::Bin>().downgrade();
+        let location = self.shown_location();
+        let secrets = self.secrets();
+        let probe = url::parse(self.lock_settings().location.as_deref())
+            .ok()
+            .map(|l| {
+                let proxy = source.property::<Option<String>>("proxy");
+                let env = ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"];
+                Probe {
+                    location: l,
+                    ssl_strict: source.property::<bool>("ssl-strict"),
+                    ssl_ca_file: source.property::<Option<String>>("ssl-ca-file"),
+                    proxied: proxy.is_some_and(|p| !p.is_empty())
+                        || env.iter().any(|v| std::env::var_os(v).is_some()),
+                }
+            });
+        let (loc1, loc2) = (location.clone(), location);
+        let hooks = Hooks {
+            give_up: Box::new(move |bin, reason| {
+                let retries = bin.property::<i32>("max-retries");
+                let msg = format!(
+                    "No video from {loc1}: {retries} attempts in a row failed (last: {reason}). \
+                     Is the camera on and the URL right? (max-retries=-1 keeps trying)"
+                );
+                post_error(bin, gst::ResourceError::Read, &msg);
+            }),
+            fatal: Box::new(move |bin, reason| {
+                post_error(
+                    bin,
+                    gst::ResourceError::OpenRead,
+                    &format!("Cannot read {loc2}: {reason}"),
+                );
+            }),
+            probe,
+            scrub: Box::new(move |t| secrets.scrub(t)),
+            split_sink: self.split.static_pad("sink").expect("mjpegsplit sink pad"),
+            src_pad: self.obj().static_pad("src").expect("src pad"),
+        };
         let handle = std::thread::Builder::new()
             .name("mjpeghttpsrc".into())
-            .spawn(move || {
-                let location = source
-                    .property::<Option<String>>("location")
-                    .unwrap_or_default();
-                supervisor::run(shared, bin, source, move |bin, reason| {
-                    let retries = bin.property::<i32>("max-retries");
-                    let msg = format!(
-                        "No video from {location}: {retries} attempts in a row failed (last: \
-                         {reason}). Is the camera on and the URL right? (max-retries=-1 keeps \
-                         trying)"
-                    );
-                    let msg = gst::message::Error::builder(gst::ResourceError::Read, &msg)
-                        .src(bin)
-                        .build();
-                    let _ = bin.post_message(msg);
-                })
-            })
+            .spawn(move || supervisor::run(shared, bin, source, hooks))
             .expect("spawn the mjpeghttpsrc thread");
         *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
     }
@@ -450,96 +508,13 @@ impl MjpegHttpSrc {
     fn stop_supervisor(&self) {
         self.shared.stop();
         let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(h) = handle {
+        // The last reference can go on the supervisor's own thread (the
+        // application dropped the pipeline): it ends by itself then.
+        if let Some(h) = handle
+            && h.thread().id() != std::thread::current().id()
+        {
             let _ = h.join();
         }
-    }
-
-    /// An error of the HTTP source: fatal for an unusable URL before any
-    /// frame came, else the camera is out and a restart follows.
-    fn source_error(&self, err: &gst::message::Error) -> bool {
-        let e = err.error();
-        let status = err
-            .details()
-            .and_then(|d| d.get::<u32>("http-status-code").ok());
-        let text = match status {
-            Some(code) => format!("HTTP {code}: {}", e.message()),
-            None => e.message().to_string(),
-        };
-        let unusable = e.matches(gst::ResourceError::NotAuthorized)
-            || e.matches(gst::ResourceError::NotFound)
-            || matches!(status, Some(400 | 401 | 403 | 404 | 405 | 407 | 410));
-        let mut inner = self.shared.lock();
-        // "Internal data stream error." follows the source's own error (no
-        // connection, …): that one says more.
-        // souphttpsrc says only that when the connection is refused or reset.
-        let text = if e.matches(gst::StreamError::Failed) {
-            if inner.stats.last_error.is_empty() || inner.stats.last_error == text {
-                "no answer (the connection was refused, reset or closed)".to_string()
-            } else {
-                inner.stats.last_error.clone()
-            }
-        } else {
-            text
-        };
-        if inner.stats.last_error.is_empty() || !text.is_empty() {
-            inner.stats.last_error = text.clone();
-        }
-        if unusable && !inner.frame_seen {
-            inner.failed = true;
-            drop(inner);
-            let hint = if matches!(status, Some(401 | 407))
-                || e.matches(gst::ResourceError::NotAuthorized)
-            {
-                " (set user-id and user-pw, or check them)"
-            } else {
-                ""
-            };
-            let location = self
-                .source
-                .as_ref()
-                .and_then(|s| s.property::<Option<String>>("location"))
-                .unwrap_or_default();
-            // What a person reads: no source location, no GLib debug text.
-            let msg = format!("{text} from {location}{hint}");
-            let obj = self.obj();
-            let msg = gst::message::Error::builder(gst::ResourceError::OpenRead, &msg)
-                .src(&*obj)
-                .build();
-            let _ = obj.post_message(msg);
-            return true;
-        }
-        drop(inner);
-        gst::info!(CAT, imp = self, "source error: {text}");
-        self.shared.request(&text);
-        true
-    }
-}
-
-impl BinImpl for MjpegHttpSrc {
-    fn handle_message(&self, msg: gst::Message) {
-        if let gst::MessageView::Error(err) = msg.view() {
-            let from_source = self.source.as_ref().is_some_and(|s| {
-                msg.src()
-                    .is_some_and(|m| m == s.upcast_ref::<gst::Object>())
-            });
-            if from_source {
-                let done = {
-                    let inner = self.shared.lock();
-                    inner.eos_requested || inner.failed
-                };
-                if done {
-                    return;
-                }
-                if self.shared.restarting() {
-                    gst::debug!(CAT, imp = self, "error during restart: {}", err.error());
-                    return;
-                }
-                self.source_error(err);
-                return;
-            }
-        }
-        self.parent_handle_message(msg)
     }
 }
 
@@ -551,28 +526,23 @@ impl URIHandlerImpl for MjpegHttpSrc {
     }
 
     fn uri(&self) -> Option<String> {
-        let location = self
-            .source
-            .as_ref()?
-            .property::<Option<String>>("location")?;
-        Some(format!("{SCHEME_PREFIX}{location}"))
+        let location = self.lock_settings().location.clone()?;
+        Some(format!("{SCHEME_PREFIX}{}", url::strip_prefix(&location)))
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
-        let url = uri.strip_prefix(SCHEME_PREFIX).unwrap_or(uri);
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(glib::Error::new(
-                gst::URIError::BadUri,
-                &format!("not an mjpeg+http(s) URI: {uri}"),
-            ));
+        if let Err(e) = url::parse(Some(uri)) {
+            return Err(glib::Error::new(gst::URIError::BadUri, &e.to_string()));
         }
-        let Some(source) = &self.source else {
+        if self.source.is_none() {
             return Err(glib::Error::new(
                 gst::URIError::UnsupportedProtocol,
                 "souphttpsrc is missing",
             ));
-        };
-        source.set_property("location", url);
+        }
+        let mut settings = self.lock_settings();
+        settings.location = Some(url::strip_prefix(uri).to_string());
+        self.apply_location(&settings);
         Ok(())
     }
 }

@@ -9,6 +9,12 @@
 //! bound; PTS keep increasing across reconnects and the first frame after one
 //! is DISCONT. It also handles the `mjpeg+http://` and `mjpeg+https://` URIs.
 //!
+//! Rooms: `imp.rs` (GObject glue), `pads.rs` (the data path: frames
+//! delivered, downstream errors and EOS, latency), `supervisor.rs` (the
+//! reconnect thread, the stall watchdog, the application's EOS), `bus.rs`
+//! (souphttpsrc's errors and messages), `diagnose.rs` (why a connection
+//! failed), `url.rs` and `messages.rs` (plain Rust, unit tested).
+//!
 //! ```text
 //! gst-launch-1.0 mjpeghttpsrc location=http://camera/video.cgi ! jpegdec ! videoconvert ! autovideosink
 //! gst-play-1.0 mjpeg+http://camera/video.cgi
@@ -18,8 +24,13 @@ use gst::glib;
 use gst::prelude::*;
 use std::sync::LazyLock;
 
+mod bus;
+mod diagnose;
 mod imp;
+mod messages;
+mod pads;
 mod supervisor;
+mod url;
 
 pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(

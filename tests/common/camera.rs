@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -55,6 +55,10 @@ pub struct Config {
     pub status: Option<(u16, usize)>,
     /// Listen on this port (a camera restarted on the port it had).
     pub port: Option<u16>,
+    /// Answer every request with a 302 to the same URL (a redirect loop).
+    pub redirect_loop: bool,
+    /// Ask for these Basic credentials (`user:password`): 401 until they come.
+    pub basic_auth: Option<String>,
 }
 
 impl Default for Config {
@@ -71,6 +75,8 @@ impl Default for Config {
             stall_after: None,
             status: None,
             port: None,
+            redirect_loop: false,
+            basic_auth: None,
         }
     }
 }
@@ -81,6 +87,10 @@ pub struct Camera {
     pub sent: Arc<Mutex<Vec<Instant>>>,
     /// The JPEGs sent, in order (all connections).
     pub jpegs: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// Connections accepted so far.
+    pub accepted: Arc<AtomicUsize>,
+    /// The request headers of each connection, in order.
+    pub requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
@@ -107,7 +117,10 @@ impl Camera {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let jpegs = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
         let (s, j, st) = (sent.clone(), jpegs.clone(), stop.clone());
+        let (acc, req) = (accepted.clone(), requests.clone());
         let handle = std::thread::spawn(move || {
             let started = Instant::now();
             let mut served = 0;
@@ -118,8 +131,29 @@ impl Camera {
                 }
                 match listener.accept() {
                     Ok((conn, _)) => {
+                        acc.fetch_add(1, Ordering::SeqCst);
                         let first = served == 0;
                         served += 1;
+                        let mut head_read = false;
+                        if config.redirect_loop || config.basic_auth.is_some() {
+                            let Ok(head) = read_head(&conn) else { continue };
+                            req.lock().unwrap().push(head.clone());
+                            head_read = true;
+                            if config.redirect_loop {
+                                let _ = answer_redirect(conn, &head);
+                                continue;
+                            }
+                            if let Some(auth) = &config.basic_auth {
+                                let want = format!("authorization: basic {}", base64(auth));
+                                if !head
+                                    .to_ascii_lowercase()
+                                    .contains(&want.to_ascii_lowercase())
+                                {
+                                    let _ = answer_401(conn);
+                                    continue;
+                                }
+                            }
+                        }
                         if let Some((code, n)) = config.status
                             && served <= n
                         {
@@ -128,6 +162,7 @@ impl Camera {
                         }
                         let _ = serve(
                             conn,
+                            head_read,
                             &config,
                             &frames,
                             first,
@@ -146,6 +181,8 @@ impl Camera {
             port,
             sent,
             jpegs,
+            accepted,
+            requests,
             stop,
             handle: Some(handle),
         }
@@ -199,6 +236,7 @@ fn part(framing: Framing, k: usize, jpeg: &[u8]) -> (Vec<u8>, Vec<u8>) {
 #[allow(clippy::too_many_arguments)]
 fn serve(
     conn: TcpStream,
+    head_read: bool,
     config: &Config,
     frames: &[Vec<u8>],
     first: bool,
@@ -213,10 +251,12 @@ fn serve(
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
-            break;
+    if !head_read {
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+                break;
+            }
         }
     }
     let mut conn = conn;
@@ -360,4 +400,63 @@ fn write_body(conn: &mut TcpStream, config: &Config, data: &[u8]) -> std::io::Re
     } else {
         conn.write_all(data)
     }
+}
+
+/// The request line and headers, read byte by byte (nothing of the
+/// connection is left in a buffer).
+fn read_head(conn: &TcpStream) -> std::io::Result<String> {
+    use std::io::Read;
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut conn = conn;
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+        if conn.read(&mut byte)? == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// A 302 back to the path asked for.
+fn answer_redirect(mut conn: TcpStream, head: &str) -> std::io::Result<()> {
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    conn.write_all(
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: {path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+}
+
+fn answer_401(mut conn: TcpStream) -> std::io::Result<()> {
+    let body = "401 Unauthorized\n";
+    conn.write_all(
+        format!(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"camera\"\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+}
+
+pub fn base64(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
