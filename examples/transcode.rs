@@ -75,7 +75,10 @@ fn print_error(e: &Failure, input: &str, output: &str, live: bool, debug: bool) 
     let from_source = !matches!(e.element.as_str(), "split" | "enc" | "mux" | "sink" | "")
         && !e.element.starts_with("jpegdec")
         && !e.element.starts_with("videoconvert");
-    if live && from_source && e.error.matches(gst::StreamError::Failed) {
+    // mjpeghttpsrc's own errors say what happened (a camera that gave up,
+    // frames refused downstream): only the generic one is explained here.
+    let generic = e.error.to_string().starts_with("Internal data stream error");
+    if live && from_source && generic && e.error.matches(gst::StreamError::Failed) {
         eprintln!(
             "error: no video from {}: the camera did not answer or closed the connection \
              (is it on, and is the URL right? open it in a browser to check)",
