@@ -77,7 +77,10 @@ fn print_error(e: &Failure, input: &str, output: &str, live: bool, debug: bool) 
         && !e.element.starts_with("videoconvert");
     // mjpeghttpsrc's own errors say what happened (a camera that gave up,
     // frames refused downstream): only the generic one is explained here.
-    let generic = e.error.to_string().starts_with("Internal data stream error");
+    let generic = e
+        .error
+        .to_string()
+        .starts_with("Internal data stream error");
     if live && from_source && generic && e.error.matches(gst::StreamError::Failed) {
         eprintln!(
             "error: no video from {}: the camera did not answer or closed the connection \
