@@ -9,7 +9,6 @@
 mod common;
 
 use common::*;
-use gst::prelude::*;
 
 /// A decodable JPEG of about 13.1 MB: `gray.jpg` with 200 full comment
 /// segments after its SOI.
@@ -24,39 +23,15 @@ fn big_jpeg() -> Vec<u8> {
     v
 }
 
-/// Run `desc` (a source, `mjpegsplit name=split`, an appsink named `sink`)
-/// to its end: the frames' sizes and the first error, if any.
+/// Run `desc` (a source, mjpegsplit, an appsink named `sink`) to its end:
+/// the frames' sizes and the first error, if any.
 fn run(desc: &str) -> (Vec<usize>, Option<String>) {
-    init();
-    let pipeline = gst::parse::launch(desc).unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let mut sizes = Vec::new();
-    let mut error = None;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    // Until the end of the stream or an error (which ends no appsink).
-    while error.is_none() && !sink.is_eos() && std::time::Instant::now() < deadline {
-        if let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(50)) {
-            sizes.push(sample.buffer().map_or(0, |b| b.size()));
-        }
-        while let Some(msg) = bus.pop() {
-            if let gst::MessageView::Error(e) = msg.view() {
-                error.get_or_insert(e.error().to_string());
-            }
-        }
-    }
-    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::ZERO) {
-        sizes.push(sample.buffer().map_or(0, |b| b.size()));
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    (sizes, error)
+    let (buffers, messages) = run_appsink(desc);
+    let error = messages.iter().find_map(|m| match m.view() {
+        gst::MessageView::Error(e) => Some(e.error().to_string()),
+        _ => None,
+    });
+    (buffers.iter().map(|b| b.size()).collect(), error)
 }
 
 #[test]

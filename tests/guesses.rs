@@ -12,23 +12,9 @@ use gst::prelude::*;
 
 /// Run `desc` to its end: (warnings, infos) posted by mjpegsplit, and the frames.
 fn messages(desc: &str) -> (Vec<String>, Vec<String>, usize) {
-    init();
-    let pipeline = gst::parse::launch(desc).unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut frames = 0;
-    while sink.pull_sample().is_ok() {
-        frames += 1;
-    }
-    let bus = pipeline.bus().unwrap();
+    let (buffers, messages) = run_appsink(desc);
     let (mut warnings, mut infos) = (Vec::new(), Vec::new());
-    while let Some(msg) = bus.pop() {
+    for msg in &messages {
         let from_split = msg
             .src()
             .is_some_and(|s| s.name().starts_with("mjpegsplit"));
@@ -39,8 +25,7 @@ fn messages(desc: &str) -> (Vec<String>, Vec<String>, usize) {
             _ => {}
         }
     }
-    pipeline.set_state(gst::State::Null).unwrap();
-    (warnings, infos, frames)
+    (warnings, infos, buffers.len())
 }
 
 #[test]

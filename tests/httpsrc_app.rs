@@ -23,18 +23,7 @@ use std::time::{Duration, Instant};
 use watch::{Ev, Watched, within};
 
 fn camera(config: Config) -> Camera {
-    let jpegs = ["gray.jpg", "rgb.jpg", "exif-thumb.jpg"]
-        .iter()
-        .map(|n| fixture(n))
-        .collect();
-    Camera::start(
-        Config {
-            interval: Duration::from_millis(66),
-            ..config
-        },
-        jpegs,
-        None,
-    )
+    camera::three_format_camera(config)
 }
 
 fn streaming() -> Config {

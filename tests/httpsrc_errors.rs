@@ -23,18 +23,7 @@ use std::time::Duration;
 use watch::{Ev, Watched};
 
 fn camera(config: Config) -> Camera {
-    let jpegs = ["gray.jpg", "rgb.jpg", "exif-thumb.jpg"]
-        .iter()
-        .map(|n| fixture(n))
-        .collect();
-    Camera::start(
-        Config {
-            interval: Duration::from_millis(66),
-            ..config
-        },
-        jpegs,
-        None,
-    )
+    camera::three_format_camera(config)
 }
 
 const FAST: &str = "retry-delay=100000000 max-retry-delay=200000000";

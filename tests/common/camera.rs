@@ -460,3 +460,22 @@ pub fn base64(s: &str) -> String {
     }
     out
 }
+
+/// A camera of `config` sending gray, RGB and EXIF-thumbnail frames (three
+/// JPEG formats) every 66 ms (the interval is 66 ms, whatever
+/// `config` says).
+pub fn three_format_camera(config: Config) -> Camera {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let jpegs = ["gray.jpg", "rgb.jpg", "exif-thumb.jpg"]
+        .iter()
+        .map(|n| std::fs::read(fixtures.join(n)).unwrap())
+        .collect();
+    Camera::start(
+        Config {
+            interval: Duration::from_millis(66),
+            ..config
+        },
+        jpegs,
+        None,
+    )
+}

@@ -214,9 +214,11 @@ pub fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Run `desc`, whose appsink is named `sink`, to its end: the buffers it
-/// got (not the samples: 1.22's appsink asserts when samples are held).
-pub fn appsink_buffers(desc: &str) -> Vec<gst::Buffer> {
+/// Run `desc`, whose appsink is named `sink`, to its end (EOS, or an
+/// ERROR, which ends no appsink; 60 s at most): the buffers it got (not the
+/// samples: 1.22's appsink asserts when samples are held) and every bus
+/// message.
+pub fn run_appsink(desc: &str) -> (Vec<gst::Buffer>, Vec<gst::Message>) {
     init();
     let pipeline = gst::parse::launch(desc).unwrap();
     let sink = pipeline
@@ -227,12 +229,30 @@ pub fn appsink_buffers(desc: &str) -> Vec<gst::Buffer> {
         .downcast::<gst_app::AppSink>()
         .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
-    let mut buffers = Vec::new();
-    while let Ok(sample) = sink.pull_sample() {
+    let bus = pipeline.bus().unwrap();
+    let (mut buffers, mut messages) = (Vec::new(), Vec::new());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut failed = false;
+    while !failed && !sink.is_eos() && std::time::Instant::now() < deadline {
+        if let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(50)) {
+            buffers.push(sample.buffer_owned().unwrap());
+        }
+        while let Some(msg) = bus.pop() {
+            failed |= matches!(msg.view(), gst::MessageView::Error(_));
+            messages.push(msg);
+        }
+    }
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::ZERO) {
         buffers.push(sample.buffer_owned().unwrap());
     }
     pipeline.set_state(gst::State::Null).unwrap();
-    buffers
+    messages.extend(std::iter::from_fn(|| bus.pop()));
+    (buffers, messages)
+}
+
+/// The buffers of [`run_appsink`].
+pub fn appsink_buffers(desc: &str) -> Vec<gst::Buffer> {
+    run_appsink(desc).0
 }
 
 pub fn pull_until_eos(h: &mut gst_check::Harness) -> Vec<gst::Buffer> {
