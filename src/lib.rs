@@ -7,6 +7,7 @@
 use gst::glib;
 
 pub mod containers;
+pub mod fanout;
 pub mod jpeg;
 mod mjpeghttpsrc;
 mod mjpegsplit;

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The latest frame and the clients reading it.
+
+use super::pacing::FpsMeter;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// One frame as it came into the sink.
+#[derive(Debug)]
+pub struct Frame {
+    /// 1 for the first frame published, then one more each time.
+    pub seq: u64,
+    pub data: Bytes,
+    /// The `X-Timestamp` value (capture time), in nanoseconds.
+    pub timestamp_ns: Option<u64>,
+    pub arrived: Instant,
+}
+
+/// What every client sees: the newest frame and whether the stream ended.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Latest {
+    pub frame: Option<Arc<Frame>>,
+    pub ended: bool,
+}
+
+/// Events for the application (the element posts them as messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubEvent {
+    /// The first stream client came (there was none before).
+    FirstClient { address: String },
+    /// The last stream client went.
+    NoClients,
+}
+
+/// Bytes of one connection: handed to it, and taken by its socket. The
+/// server counts what the socket takes; a stream counts what it hands out.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    pub handed: AtomicU64,
+    pub written: AtomicU64,
+}
+
+impl Traffic {
+    pub fn queued(&self) -> u64 {
+        self.handed
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.written.load(Ordering::Relaxed))
+    }
+}
+
+/// Who a client is (for `/state`, the stats and the messages).
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub address: String,
+    pub user_agent: String,
+    /// The rate cap the client asked for (`?fps=`), if any.
+    pub max_fps: Option<f64>,
+}
+
+/// A client's figures at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientStats {
+    pub id: u64,
+    pub address: String,
+    pub user_agent: String,
+    pub max_fps: Option<f64>,
+    pub frames_sent: u64,
+    pub frames_skipped: u64,
+    pub bytes_sent: u64,
+    pub bytes_queued: u64,
+    pub fps: f64,
+    pub seconds: f64,
+}
+
+pub(super) struct Client {
+    pub id: u64,
+    pub info: ClientInfo,
+    pub started: Instant,
+    pub traffic: Arc<Traffic>,
+    pub frames_sent: AtomicU64,
+    pub frames_skipped: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub fps: Mutex<FpsMeter>,
+}
+
+type Listener = Box<dyn Fn(HubEvent) + Send + Sync>;
+
+pub struct Hub {
+    latest: watch::Sender<Latest>,
+    clients: Mutex<BTreeMap<u64, Arc<Client>>>,
+    next_id: AtomicU64,
+    frames_in: AtomicU64,
+    listener: Mutex<Option<Arc<Listener>>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            latest: watch::Sender::new(Latest::default()),
+            clients: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            frames_in: AtomicU64::new(0),
+            listener: Mutex::new(None),
+        }
+    }
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("frames_in", &self.frames_in())
+            .field("clients", &self.client_count())
+            .finish()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Called (on the thread where a client came or went) for each event.
+    pub fn set_listener(&self, listener: impl Fn(HubEvent) + Send + Sync + 'static) {
+        *self.listener.lock().unwrap() = Some(Arc::new(Box::new(listener)));
+    }
+
+    /// Makes `data` the latest frame and wakes the clients. Never waits.
+    pub fn publish(&self, data: Bytes, timestamp_ns: Option<u64>) -> u64 {
+        let seq = self.frames_in.fetch_add(1, Ordering::Relaxed) + 1;
+        let frame = Arc::new(Frame {
+            seq,
+            data,
+            timestamp_ns,
+            arrived: Instant::now(),
+        });
+        self.latest.send_modify(|l| {
+            l.frame = Some(frame);
+            l.ended = false;
+        });
+        seq
+    }
+
+    /// The stream ended (EOS): every client gets the close delimiter once it
+    /// has the last frame. The last frame stays for snapshots.
+    pub fn end(&self) {
+        self.latest
+            .send_if_modified(|l| !std::mem::replace(&mut l.ended, true));
+    }
+
+    /// Data flows again (after a flush): new frames go to new clients.
+    pub fn reopen(&self) {
+        self.latest
+            .send_if_modified(|l| std::mem::take(&mut l.ended));
+    }
+
+    /// Forgets the latest frame (the element stopped).
+    pub fn clear(&self) {
+        self.latest.send_replace(Latest {
+            frame: None,
+            ended: true,
+        });
+    }
+
+    pub fn latest(&self) -> Option<Arc<Frame>> {
+        self.latest.borrow().frame.clone()
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.latest.borrow().ended
+    }
+
+    pub fn frames_in(&self) -> u64 {
+        self.frames_in.load(Ordering::Relaxed)
+    }
+
+    /// Stream clients now.
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().unwrap().len()
+    }
+
+    pub fn clients(&self) -> Vec<ClientStats> {
+        let now = Instant::now();
+        let clients: Vec<Arc<Client>> = self.clients.lock().unwrap().values().cloned().collect();
+        clients.iter().map(|c| c.stats(now)).collect()
+    }
+
+    pub(super) fn subscribe(&self) -> watch::Receiver<Latest> {
+        self.latest.subscribe()
+    }
+
+    /// Registers a stream client; it is removed when the returned handle drops.
+    pub(super) fn join(self: &Arc<Self>, info: ClientInfo, traffic: Arc<Traffic>) -> ClientHandle {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let address = info.address.clone();
+        let client = Arc::new(Client {
+            id,
+            info,
+            started: Instant::now(),
+            traffic,
+            frames_sent: AtomicU64::new(0),
+            frames_skipped: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            fps: Mutex::new(FpsMeter::default()),
+        });
+        let first = {
+            let mut clients = self.clients.lock().unwrap();
+            clients.insert(id, client.clone());
+            clients.len() == 1
+        };
+        if first {
+            self.emit(HubEvent::FirstClient { address });
+        }
+        ClientHandle {
+            hub: self.clone(),
+            client,
+        }
+    }
+
+    fn leave(&self, id: u64) {
+        let last = {
+            let mut clients = self.clients.lock().unwrap();
+            clients.remove(&id).is_some() && clients.is_empty()
+        };
+        if last {
+            self.emit(HubEvent::NoClients);
+        }
+    }
+
+    fn emit(&self, event: HubEvent) {
+        let listener = self.listener.lock().unwrap().clone();
+        if let Some(l) = listener {
+            l(event);
+        }
+    }
+}
+
+impl Client {
+    fn stats(&self, now: Instant) -> ClientStats {
+        ClientStats {
+            id: self.id,
+            address: self.info.address.clone(),
+            user_agent: self.info.user_agent.clone(),
+            max_fps: self.info.max_fps,
+            frames_sent: self.frames_sent.load(Ordering::Relaxed),
+            frames_skipped: self.frames_skipped.load(Ordering::Relaxed),
+            bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
+            bytes_queued: self.traffic.queued(),
+            fps: self.fps.lock().unwrap().fps(now),
+            seconds: now.saturating_duration_since(self.started).as_secs_f64(),
+        }
+    }
+}
+
+/// A registered client; dropping it removes the client.
+pub(super) struct ClientHandle {
+    hub: Arc<Hub>,
+    pub client: Arc<Client>,
+}
+
+impl Drop for ClientHandle {
+    fn drop(&mut self) {
+        self.hub.leave(self.client.id);
+    }
+}

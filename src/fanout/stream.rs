@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! One client's stream: the newest frame each time its connection can take
+//! more, at most at its rate cap, then the close delimiter at the end.
+
+use super::hub::{ClientHandle, ClientInfo, Hub, Latest, Traffic};
+use super::pacing::RateCap;
+use super::parts::Multipart;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tokio::sync::watch;
+
+pub struct FrameStream {
+    handle: ClientHandle,
+    rx: watch::Receiver<Latest>,
+    multipart: Multipart,
+    framerate: Option<String>,
+    cap: Option<RateCap>,
+    last_seq: u64,
+    pending: VecDeque<Bytes>,
+    opened: bool,
+    closed: bool,
+}
+
+impl FrameStream {
+    /// A new stream client of `hub`. `framerate` is sent as `X-Framerate`.
+    pub fn new(
+        hub: &Arc<Hub>,
+        info: ClientInfo,
+        traffic: Arc<Traffic>,
+        multipart: Multipart,
+        framerate: Option<String>,
+    ) -> Self {
+        let cap = info.max_fps.and_then(RateCap::new);
+        // Subscribe first: a frame published while joining is not missed.
+        let rx = hub.subscribe();
+        let handle = hub.join(info, traffic);
+        FrameStream {
+            handle,
+            rx,
+            multipart,
+            framerate,
+            cap,
+            last_seq: 0,
+            pending: VecDeque::new(),
+            opened: false,
+            closed: false,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.handle.client.id
+    }
+
+    /// The next bytes to send; `None` once the stream is over. The first
+    /// call gives the latest frame at once (if there is one).
+    pub async fn next_chunk(&mut self) -> Option<Bytes> {
+        let chunk = self.next_unaccounted().await?;
+        let client = &self.handle.client;
+        client
+            .traffic
+            .handed
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        client
+            .bytes_sent
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        Some(chunk)
+    }
+
+    async fn next_unaccounted(&mut self) -> Option<Bytes> {
+        if !self.opened {
+            self.opened = true;
+            return Some(self.multipart.opening());
+        }
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(chunk);
+            }
+            if self.closed {
+                return None;
+            }
+            let latest = self.rx.borrow_and_update().clone();
+            if let Some(frame) = latest.frame.filter(|f| f.seq > self.last_seq) {
+                if let Some(cap) = &self.cap
+                    && let Some(at) = cap.wait_until(Instant::now())
+                {
+                    // Wait out the cap, then take whatever is newest then.
+                    tokio::time::sleep_until(at.into()).await;
+                    continue;
+                }
+                self.queue_frame(&frame);
+                continue;
+            }
+            if latest.ended {
+                self.closed = true;
+                return Some(self.multipart.closing());
+            }
+            if self.rx.changed().await.is_err() {
+                // The hub is gone: end the stream properly.
+                self.closed = true;
+                return Some(self.multipart.closing());
+            }
+        }
+    }
+
+    fn queue_frame(&mut self, frame: &super::hub::Frame) {
+        let client = &self.handle.client;
+        if self.last_seq > 0 && frame.seq > self.last_seq + 1 {
+            client
+                .frames_skipped
+                .fetch_add(frame.seq - self.last_seq - 1, Ordering::Relaxed);
+        }
+        self.last_seq = frame.seq;
+        let now = Instant::now();
+        if let Some(cap) = &mut self.cap {
+            cap.sent(now);
+        }
+        client.frames_sent.fetch_add(1, Ordering::Relaxed);
+        client.fps.lock().unwrap().tick(now);
+        self.pending.push_back(self.multipart.head(
+            frame.data.len(),
+            frame.timestamp_ns,
+            self.framerate.as_deref(),
+        ));
+        self.pending.push_back(frame.data.clone());
+        self.pending.push_back(self.multipart.part_end());
+    }
+}
+
+impl std::fmt::Debug for FrameStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameStream")
+            .field("id", &self.id())
+            .field("last_seq", &self.last_seq)
+            .finish()
+    }
+}
