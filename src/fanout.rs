@@ -26,5 +26,5 @@ mod tests;
 pub use hub::{ClientInfo, ClientStats, Frame, Hub, HubEvent, Traffic};
 pub use json::state_json;
 pub use pacing::{FpsMeter, RateCap};
-pub use parts::Multipart;
+pub use parts::{Multipart, x_timestamp};
 pub use stream::FrameStream;

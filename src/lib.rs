@@ -9,6 +9,7 @@ use gst::glib;
 pub mod containers;
 pub mod fanout;
 pub mod jpeg;
+mod mjpeghttpsink;
 mod mjpeghttpsrc;
 mod mjpegsplit;
 pub mod multipart;
@@ -19,12 +20,14 @@ mod typefind;
 #[cfg(test)]
 mod test_util;
 
+pub use mjpeghttpsink::MjpegHttpSink;
 pub use mjpeghttpsrc::MjpegHttpSrc;
 pub use mjpegsplit::{DHT_META, Incomplete, MjpegSplit, PART_META, TimestampMode};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     mjpegsplit::register(plugin)?;
     mjpeghttpsrc::register(plugin)?;
+    mjpeghttpsink::register(plugin)?;
     typefind::register(plugin)
 }
 

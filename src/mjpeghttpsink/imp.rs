@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! GObject glue of `mjpeghttpsink`: a BaseSink whose render hands the frame
+//! to the fan-out hub and returns (it never waits on a client). The server
+//! listens from READY→PAUSED (a taken port is an error there) to
+//! PAUSED→READY; EOS ends every stream with the close delimiter.
+
+use super::CAT;
+use super::clock::WallClock;
+use super::routes::{self, Context, Media};
+use super::server::Server;
+use super::settings::{PROPERTIES, Settings};
+use crate::fanout::{Hub, HubEvent, Multipart};
+use bytes::Bytes;
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+struct Running {
+    server: Server,
+}
+
+pub struct MjpegHttpSink {
+    settings: Mutex<Settings>,
+    running: Mutex<Option<Running>>,
+    hub: Arc<Hub>,
+    media: Arc<Mutex<Media>>,
+    clock: Mutex<WallClock>,
+    snapshot_insert_dht: Arc<AtomicBool>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for MjpegHttpSink {
+    const NAME: &'static str = "GstMjpegHttpSink";
+    type Type = super::MjpegHttpSink;
+    type ParentType = gst_base::BaseSink;
+
+    fn new() -> Self {
+        MjpegHttpSink {
+            settings: Mutex::new(Settings::default()),
+            running: Mutex::new(None),
+            hub: Arc::new(Hub::new()),
+            media: Arc::new(Mutex::new(Media::default())),
+            clock: Mutex::new(WallClock::default()),
+            snapshot_insert_dht: Arc::new(AtomicBool::new(
+                super::settings::DEFAULT_SNAPSHOT_INSERT_DHT,
+            )),
+        }
+    }
+}
+
+impl ObjectImpl for MjpegHttpSink {
+    fn properties() -> &'static [glib::ParamSpec] {
+        PROPERTIES.as_ref()
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let weak = self.obj().downgrade();
+        self.hub.set_listener(move |event| {
+            if let Some(obj) = weak.upgrade() {
+                obj.imp().post_client_event(event);
+            }
+        });
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "address" => {
+                s.address = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_else(|| super::settings::DEFAULT_ADDRESS.into())
+            }
+            "port" => s.port = value.get().expect("type checked upstream"),
+            "max-clients" => s.max_clients = value.get().expect("type checked upstream"),
+            "user" => s.user = value.get().expect("type checked upstream"),
+            "password" => s.password = value.get().expect("type checked upstream"),
+            "allow-origin" => {
+                s.allow_origin = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .filter(|o| !o.is_empty())
+            }
+            "client-timeout" => s.client_timeout = value.get().expect("type checked upstream"),
+            "snapshot-insert-dht" => {
+                s.snapshot_insert_dht = value.get().expect("type checked upstream");
+                self.snapshot_insert_dht
+                    .store(s.snapshot_insert_dht, Ordering::Relaxed);
+            }
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "port" => match &*self.running.lock().unwrap() {
+                Some(r) => u32::from(r.server.local_addr().port()).to_value(),
+                None => self.settings.lock().unwrap().port.to_value(),
+            },
+            "clients" => (self.hub.client_count() as u32).to_value(),
+            "stats" => self.stats().to_value(),
+            name => {
+                let s = self.settings.lock().unwrap();
+                match name {
+                    "address" => s.address.to_value(),
+                    "max-clients" => s.max_clients.to_value(),
+                    "user" => s.user.to_value(),
+                    // Write only: never given back.
+                    "password" => None::<String>.to_value(),
+                    "allow-origin" => s.allow_origin.to_value(),
+                    "client-timeout" => s.client_timeout.to_value(),
+                    "snapshot-insert-dht" => s.snapshot_insert_dht.to_value(),
+                    _ => unimplemented!(),
+                }
+            }
+        }
+    }
+}
+
+impl GstObjectImpl for MjpegHttpSink {}
+
+impl ElementImpl for MjpegHttpSink {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "MJPEG HTTP server sink",
+                "Sink/Network",
+                "Serves JPEG frames over HTTP to many clients: /stream (multipart/x-mixed-replace), \
+                 /snapshot, /state, and a page at /",
+                "mjpegsplit developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst::Caps::builder("image/jpeg").build();
+            vec![
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseSinkImpl for MjpegHttpSink {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let s = self.settings.lock().unwrap().clone();
+        let port = u16::try_from(s.port).unwrap_or(0);
+        let authorization = match (&s.user, &s.password) {
+            (None, None) => None,
+            (u, p) => Some(routes::basic_credentials(
+                u.as_deref().unwrap_or(""),
+                p.as_deref().unwrap_or(""),
+            )),
+        };
+        let allow_origin = match s
+            .allow_origin
+            .as_deref()
+            .map(hyper::header::HeaderValue::from_str)
+        {
+            None => None,
+            Some(Ok(v)) => Some(v),
+            Some(Err(_)) => {
+                return Err(gst::error_msg!(
+                    gst::ResourceError::Settings,
+                    [
+                        "allow-origin {:?} is not a valid header value: give an origin such as https://example.com, or *",
+                        s.allow_origin.as_deref().unwrap_or("")
+                    ]
+                ));
+            }
+        };
+        let ctx = Arc::new(Context {
+            hub: self.hub.clone(),
+            multipart: Multipart::new(boundary_seed()),
+            authorization,
+            allow_origin,
+            max_clients: s.max_clients as usize,
+            snapshot_insert_dht: self.snapshot_insert_dht.clone(),
+            media: self.media.clone(),
+            title: self.obj().name().to_string(),
+        });
+        self.hub.reopen();
+        let timeout = (s.client_timeout > 0).then(|| Duration::from_secs(s.client_timeout.into()));
+        let server = Server::start(&s.address, port, ctx, timeout).map_err(|e| {
+            gst::error_msg!(gst::ResourceError::OpenReadWrite, ["Cannot serve: {}", e])
+        })?;
+        let local = server.local_addr();
+        let url = format!("http://{local}/");
+        gst::info!(CAT, imp = self, "listening on {url} (stream: {url}stream)");
+        *self.running.lock().unwrap() = Some(Running { server });
+        let obj = self.obj();
+        let _ = obj.post_message(
+            gst::message::Element::builder(
+                gst::Structure::builder("mjpeghttpsink-listening")
+                    .field("address", local.ip().to_string())
+                    .field("port", u32::from(local.port()))
+                    .field("url", &url)
+                    .build(),
+            )
+            .src(&*obj)
+            .build(),
+        );
+        obj.notify("port");
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        // Streams end properly, then the port and every connection close.
+        self.hub.end();
+        if let Some(r) = self.running.lock().unwrap().take() {
+            r.server.stop();
+        }
+        self.hub.clear();
+        self.clock.lock().unwrap().reset();
+        *self.media.lock().unwrap() = Media::default();
+        Ok(())
+    }
+
+    fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let framerate = caps
+            .structure(0)
+            .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
+            .filter(|f| f.numer() > 0 && f.denom() > 0)
+            .map(|f| format!("{}/{}", f.numer(), f.denom()));
+        *self.media.lock().unwrap() = Media {
+            caps: Some(caps.to_string()),
+            framerate,
+        };
+        Ok(())
+    }
+
+    fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.publish(buffer);
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::Eos(_) => {
+                gst::debug!(CAT, imp = self, "EOS: ending every stream");
+                self.hub.end();
+            }
+            gst::EventView::FlushStop(_) => {
+                self.hub.reopen();
+                self.clock.lock().unwrap().reset();
+            }
+            _ => {}
+        }
+        self.parent_event(event)
+    }
+}
+
+impl MjpegHttpSink {
+    fn publish(&self, buffer: &gst::Buffer) {
+        let obj = self.obj();
+        let segment = obj.segment();
+        let running = buffer.pts().and_then(|pts| {
+            segment
+                .downcast_ref::<gst::ClockTime>()
+                .and_then(|s| s.to_running_time(pts))
+        });
+        let now_running = obj
+            .clock()
+            .zip(obj.base_time())
+            .and_then(|(c, base)| c.time().checked_sub(base));
+        let timestamp = self
+            .clock
+            .lock()
+            .unwrap()
+            .timestamp(buffer, running, now_running);
+        let data = match buffer.clone().into_mapped_buffer_readable() {
+            Ok(map) => Bytes::from_owner(map),
+            Err(_) => {
+                gst::warning!(CAT, imp = self, "cannot read a buffer; it is not served");
+                return;
+            }
+        };
+        let seq = self.hub.publish(data, timestamp);
+        gst::trace!(
+            CAT,
+            imp = self,
+            "frame {seq} to {} clients",
+            self.hub.client_count()
+        );
+    }
+
+    fn post_client_event(&self, event: HubEvent) {
+        let structure = match event {
+            HubEvent::FirstClient { address } => {
+                gst::info!(CAT, imp = self, "first stream client: {address}");
+                gst::Structure::builder("mjpeghttpsink-first-client")
+                    .field("address", address)
+                    .build()
+            }
+            HubEvent::NoClients => {
+                gst::info!(CAT, imp = self, "no stream client any more");
+                gst::Structure::builder("mjpeghttpsink-no-clients").build()
+            }
+        };
+        let obj = self.obj();
+        let _ = obj.post_message(gst::message::Element::builder(structure).src(&*obj).build());
+    }
+
+    fn stats(&self) -> gst::Structure {
+        let clients: Vec<glib::SendValue> = self
+            .hub
+            .clients()
+            .into_iter()
+            .map(|c| {
+                gst::Structure::builder("client")
+                    .field("id", c.id)
+                    .field("address", c.address)
+                    .field("user-agent", c.user_agent)
+                    .field("frames-sent", c.frames_sent)
+                    .field("frames-skipped", c.frames_skipped)
+                    .field("bytes-sent", c.bytes_sent)
+                    .field("bytes-queued", c.bytes_queued)
+                    .field("fps", c.fps)
+                    .build()
+                    .to_send_value()
+            })
+            .collect();
+        let port = match &*self.running.lock().unwrap() {
+            Some(r) => u32::from(r.server.local_addr().port()),
+            None => 0,
+        };
+        gst::Structure::builder("mjpeghttpsink-stats")
+            .field("frames-in", self.hub.frames_in())
+            .field("clients", clients.len() as u32)
+            .field("port", port)
+            .field("clients-info", gst::Array::from_values(clients))
+            .build()
+    }
+}
+
+/// A boundary per server start, from the standard library's random hash keys.
+fn boundary_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    h.finish()
+}

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Requests to responses: `/`, `/stream`, `/snapshot`, `/state` (and
+//! mjpg-streamer's `/?action=stream` and `/?action=snapshot`), GET and HEAD,
+//! OPTIONS for CORS, HTTP Basic authentication on every path.
+
+use super::CAT;
+use super::body::Body;
+use crate::fanout::{ClientInfo, FrameStream, Hub, Multipart, Traffic, state_json};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+const PAGE: &str = include_str!("page.html");
+const SERVER: &str = concat!("mjpeghttpsink/", env!("CARGO_PKG_VERSION"));
+const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// What the caps say, for `/state` and X-Framerate (updated by the element).
+#[derive(Debug, Default, Clone)]
+pub struct Media {
+    pub caps: Option<String>,
+    pub framerate: Option<String>,
+}
+
+/// Everything a request needs, shared by every connection of one server.
+pub struct Context {
+    pub hub: Arc<Hub>,
+    pub multipart: Multipart,
+    /// The `Authorization` value that is accepted, if any is required.
+    pub authorization: Option<String>,
+    pub allow_origin: Option<HeaderValue>,
+    pub max_clients: usize,
+    pub snapshot_insert_dht: Arc<std::sync::atomic::AtomicBool>,
+    pub media: Arc<Mutex<Media>>,
+    pub title: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Index,
+    Stream,
+    Snapshot,
+    State,
+}
+
+pub fn handle<B>(
+    req: &Request<B>,
+    ctx: &Context,
+    peer: SocketAddr,
+    traffic: &Arc<Traffic>,
+) -> Response<Body> {
+    let mut response = respond(req, ctx, peer, traffic);
+    let headers = response.headers_mut();
+    headers.insert(header::SERVER, HeaderValue::from_static(SERVER));
+    if let Some(origin) = &ctx.allow_origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        if ctx.authorization.is_some() && origin != "*" {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+    }
+    gst::debug!(
+        CAT,
+        "{peer} {} {} -> {}",
+        req.method(),
+        req.uri().path(),
+        response.status().as_u16()
+    );
+    response
+}
+
+fn respond<B>(
+    req: &Request<B>,
+    ctx: &Context,
+    peer: SocketAddr,
+    traffic: &Arc<Traffic>,
+) -> Response<Body> {
+    let method = req.method();
+    if method == Method::OPTIONS {
+        // A CORS preflight carries no credentials: answered without them.
+        let mut r = status(StatusCode::NO_CONTENT, "");
+        let h = r.headers_mut();
+        h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+        if ctx.allow_origin.is_some() {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOW),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Authorization"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+        return r;
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{method} is not served here: use GET or HEAD\n"),
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+        return r;
+    }
+    if let Some(expected) = &ctx.authorization
+        && !authorized(req, expected)
+    {
+        let mut r = status(
+            StatusCode::UNAUTHORIZED,
+            "This stream needs a user and password\n",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"mjpeghttpsink\", charset=\"UTF-8\""),
+        );
+        return r;
+    }
+    let query = req.uri().query().unwrap_or("");
+    let route = match req.uri().path() {
+        "/" => match param(query, "action") {
+            Some("stream") => Route::Stream,
+            Some("snapshot") => Route::Snapshot,
+            _ => Route::Index,
+        },
+        "/stream" => Route::Stream,
+        "/snapshot" => Route::Snapshot,
+        "/state" => Route::State,
+        path => {
+            return status(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "Not found: {}. This server has /, /stream, /snapshot and /state.\n",
+                    path.escape_debug()
+                ),
+            );
+        }
+    };
+    let head = method == Method::HEAD;
+    match route {
+        Route::Index => {
+            let page = PAGE.replace("{title}", &html_escape(&ctx.title));
+            content(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                page.into(),
+                head,
+            )
+        }
+        Route::State => {
+            let media = ctx.media.lock().unwrap().clone();
+            let doc = state_json(&ctx.hub, media.caps.as_deref(), ctx.hub.is_ended()) + "\n";
+            content(StatusCode::OK, "application/json", doc.into(), head)
+        }
+        Route::Snapshot => snapshot(ctx, head),
+        Route::Stream => stream(req, ctx, peer, traffic, query, head),
+    }
+}
+
+fn snapshot(ctx: &Context, head: bool) -> Response<Body> {
+    let Some(frame) = ctx.hub.latest() else {
+        let mut r = status(StatusCode::SERVICE_UNAVAILABLE, "No frame yet\n");
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
+    let data = if ctx
+        .snapshot_insert_dht
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        crate::jpeg::dht::with_standard_dht(&frame.data)
+            .map(bytes::Bytes::from)
+            .unwrap_or_else(|| frame.data.clone())
+    } else {
+        frame.data.clone()
+    };
+    let mut r = content(StatusCode::OK, "image/jpeg", data, head);
+    if let Some(t) = frame.timestamp_ns
+        && let Ok(v) = HeaderValue::from_str(&crate::fanout::x_timestamp(t))
+    {
+        r.headers_mut().insert("x-timestamp", v);
+    }
+    r
+}
+
+fn stream<B>(
+    req: &Request<B>,
+    ctx: &Context,
+    peer: SocketAddr,
+    traffic: &Arc<Traffic>,
+    query: &str,
+    head: bool,
+) -> Response<Body> {
+    let max_fps = match param(query, "fps") {
+        None | Some("") => None,
+        Some(v) => match v.parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => Some(f),
+            _ => {
+                return status(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "fps={} is not a rate: use a number above 0, as fps=5\n",
+                        v.escape_debug()
+                    ),
+                );
+            }
+        },
+    };
+    if !head && ctx.hub.client_count() >= ctx.max_clients {
+        gst::info!(
+            CAT,
+            "{peer}: refused, max-clients={} reached",
+            ctx.max_clients
+        );
+        let mut r = status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "This server serves {} stream clients at most; try again later\n",
+                ctx.max_clients
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return r;
+    }
+    let mut r = Response::new(Body::empty());
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&ctx.multipart.content_type()) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    no_cache(h);
+    // nginx and other proxies: pass each part on at once.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    if head {
+        return r;
+    }
+    let media = ctx.media.lock().unwrap().clone();
+    // A capped client is told its own rate when it is below the stream's.
+    let framerate = match (max_fps, media.framerate) {
+        (Some(cap), Some(f)) if fraction(&f).is_some_and(|r| cap < r) => Some(format!("{cap}")),
+        (Some(cap), None) => Some(format!("{cap}")),
+        (_, f) => f,
+    };
+    let info = ClientInfo {
+        address: peer.to_string(),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect(),
+        max_fps,
+    };
+    gst::info!(CAT, "{peer}: stream client ({:?})", info.user_agent);
+    let s = FrameStream::new(
+        &ctx.hub,
+        info,
+        traffic.clone(),
+        ctx.multipart.clone(),
+        framerate,
+    );
+    *r.body_mut() = Body::stream(s);
+    r
+}
+
+fn fraction(f: &str) -> Option<f64> {
+    let (n, d) = f.split_once('/').unwrap_or((f, "1"));
+    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+    (d > 0.0).then(|| n / d)
+}
+
+fn content(code: StatusCode, mime: &'static str, data: bytes::Bytes, head: bool) -> Response<Body> {
+    let len = data.len();
+    let mut r = Response::new(if head {
+        Body::empty()
+    } else {
+        Body::full(data)
+    });
+    *r.status_mut() = code;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    no_cache(h);
+    r
+}
+
+fn status(code: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(Body::full(text.to_string()));
+    *r.status_mut() = code;
+    if !text.is_empty() {
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    r
+}
+
+fn no_cache(h: &mut hyper::HeaderMap) {
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache, must-revalidate, max-age=0"),
+    );
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// The value of `name` in a query string (no percent-decoding: the values
+/// used here are plain words and numbers).
+fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn authorized<B>(req: &Request<B>, expected: &str) -> bool {
+    let Some(given) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((scheme, credentials)) = given.trim().split_once(' ') else {
+        return false;
+    };
+    // Compared in full whatever differs, so that timing says little.
+    let a = credentials.trim().as_bytes();
+    let b = expected.as_bytes();
+    let mut diff = a.len() ^ b.len();
+    for (i, &x) in b.iter().enumerate() {
+        diff |= usize::from(x ^ a.get(i).copied().unwrap_or(0));
+    }
+    scheme.eq_ignore_ascii_case("basic") && diff == 0
+}
+
+/// base64 of `user:password`, as HTTP Basic sends it.
+pub fn basic_credentials(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{password}");
+    let mut out = String::new();
+    for chunk in input.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_base64() {
+        // RFC 7617's example.
+        assert_eq!(
+            basic_credentials("Aladdin", "open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(basic_credentials("a", "b"), "YTpi");
+        assert_eq!(basic_credentials("ab", "c"), "YWI6Yw==");
+        assert_eq!(basic_credentials("", "ü"), "OsO8");
+    }
+
+    #[test]
+    fn query_parameters() {
+        assert_eq!(param("fps=5&x=1", "fps"), Some("5"));
+        assert_eq!(param("x=1&fps=2.5", "fps"), Some("2.5"));
+        assert_eq!(param("action=stream", "action"), Some("stream"));
+        assert_eq!(param("fps", "fps"), Some(""));
+        assert_eq!(param("", "fps"), None);
+        assert_eq!(
+            fraction("30000/1001").map(|f| (f * 1000.0).round()),
+            Some(29970.0)
+        );
+        assert_eq!(fraction("15/1"), Some(15.0));
+        assert_eq!(fraction("0/0"), None);
+    }
+}
