@@ -51,6 +51,12 @@ impl Multipart {
         Bytes::from(s)
     }
 
+    /// The headers of a part sent before its frame is known (browser mode:
+    /// Chromium paints a part only once the next part's headers are there).
+    pub fn early_head(&self) -> Bytes {
+        Bytes::from_static(b"Content-Type: image/jpeg\r\n\r\n")
+    }
+
     /// The delimiter line after a frame (it opens the next part).
     pub fn part_end(&self) -> Bytes {
         self.part_end.clone()

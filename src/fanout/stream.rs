@@ -18,6 +18,7 @@ pub struct FrameStream {
     rx: watch::Receiver<Latest>,
     multipart: Multipart,
     framerate: Option<String>,
+    early_headers: bool,
     cap: Option<RateCap>,
     last_seq: u64,
     pending: VecDeque<Bytes>,
@@ -27,12 +28,17 @@ pub struct FrameStream {
 
 impl FrameStream {
     /// A new stream client of `hub`. `framerate` is sent as `X-Framerate`.
+    /// With `early_headers` (for browsers) each part's headers go out right
+    /// after the previous frame, without Content-Length and X-Timestamp
+    /// (which are not known yet), so that Chromium shows each frame when it
+    /// comes instead of one frame late.
     pub fn new(
         hub: &Arc<Hub>,
         info: ClientInfo,
         traffic: Arc<Traffic>,
         multipart: Multipart,
         framerate: Option<String>,
+        early_headers: bool,
     ) -> Self {
         let cap = info.max_fps.and_then(RateCap::new);
         // Subscribe first: a frame published while joining is not missed.
@@ -43,6 +49,7 @@ impl FrameStream {
             rx,
             multipart,
             framerate,
+            early_headers,
             cap,
             last_seq: 0,
             pending: VecDeque::new(),
@@ -73,6 +80,9 @@ impl FrameStream {
     async fn next_unaccounted(&mut self) -> Option<Bytes> {
         if !self.opened {
             self.opened = true;
+            if self.early_headers {
+                self.pending.push_back(self.multipart.early_head());
+            }
             return Some(self.multipart.opening());
         }
         loop {
@@ -120,13 +130,18 @@ impl FrameStream {
         }
         client.frames_sent.fetch_add(1, Ordering::Relaxed);
         client.fps.lock().unwrap().tick(now);
-        self.pending.push_back(self.multipart.head(
-            frame.data.len(),
-            frame.timestamp_ns,
-            self.framerate.as_deref(),
-        ));
+        if !self.early_headers {
+            self.pending.push_back(self.multipart.head(
+                frame.data.len(),
+                frame.timestamp_ns,
+                self.framerate.as_deref(),
+            ));
+        }
         self.pending.push_back(frame.data.clone());
         self.pending.push_back(self.multipart.part_end());
+        if self.early_headers {
+            self.pending.push_back(self.multipart.early_head());
+        }
     }
 }
 

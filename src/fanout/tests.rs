@@ -31,6 +31,7 @@ fn client(hub: &Arc<Hub>, fps: Option<f64>) -> FrameStream {
         Arc::new(Traffic::default()),
         Multipart::new(0xabc),
         Some("15/1".into()),
+        false,
     )
 }
 
@@ -324,6 +325,7 @@ fn the_state_document() {
         Arc::new(Traffic::default()),
         Multipart::new(1),
         None,
+        false,
     );
     let doc = state_json(&hub, Some("image/jpeg, width=(int)8"), false);
     assert!(doc.starts_with("{\"caps\":\"image/jpeg, width=(int)8\",\"frames_in\":1,\"ended\":false,\"latest\":{\"seq\":1,"), "{doc}");
@@ -336,4 +338,37 @@ fn the_state_document() {
     );
     assert!(doc.contains("\"clients_count\":1,\"clients\":[{\"id\":1,\"address\":\"[::1]:5000\",\"user_agent\":\"a \\\"quoted\\\"\\\\ agent\\u0001\\n\",\"max_fps\":2.5,\"frames_sent\":0,\"frames_skipped\":0,\"bytes_sent\":0,\"bytes_queued\":0,\"fps\":0.00,"), "{doc}");
     assert!(doc.ends_with("}]}"));
+}
+
+#[test]
+fn browsers_get_each_parts_headers_ahead() {
+    let rt = runtime();
+    let hub = Arc::new(Hub::new());
+    hub.publish(Bytes::from_static(GRAY), Some(1));
+    let info = ClientInfo::default();
+    let traffic = Arc::new(Traffic::default());
+    let mut s = FrameStream::new(&hub, info, traffic, Multipart::new(7), None, true);
+    let (mut data, _) = ready(&rt, &mut s);
+    let d = "--mjpeghttpsink-0000000000000007";
+    let ahead = format!("{d}\r\nContent-Type: image/jpeg\r\n\r\n");
+    let mut expected = ahead.clone().into_bytes();
+    expected.extend(GRAY);
+    expected.extend(format!("\r\n{ahead}").as_bytes());
+    assert_eq!(
+        data, expected,
+        "the next part's headers right after the frame"
+    );
+    hub.publish(Bytes::from_static(RGB), Some(2));
+    hub.end();
+    data.extend(ready(&rt, &mut s).0);
+    let (out, _) = crate::properties::split_with(&data, 1 << 24, || 1000);
+    let got: Vec<&[u8]> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Frame { frame, .. } => Some(&data[frame.start as usize..frame.end as usize]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![GRAY, RGB]);
+    assert!(data.ends_with(format!("{ahead}\r\n{d}--\r\n").as_bytes()));
 }

@@ -3,7 +3,8 @@
 //! GObject glue of `mjpeghttpsink`: a BaseSink whose render hands the frame
 //! to the fan-out hub and returns (it never waits on a client). The server
 //! listens from READY→PAUSED (a taken port is an error there) to
-//! PAUSED→READY; EOS ends every stream with the close delimiter.
+//! PAUSED→READY (in `change_state`: BaseSink's start and stop come at
+//! NULL↔READY); EOS ends every stream with the close delimiter.
 
 use super::CAT;
 use super::clock::WallClock;
@@ -155,10 +156,76 @@ impl ElementImpl for MjpegHttpSink {
         });
         TEMPLATES.as_ref()
     }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::ReadyToPaused
+            && let Err(e) = self.listen()
+        {
+            // Listening before BaseSink starts makes a failure our one ERROR
+            // (BaseSink adds a generic second one when start() fails).
+            self.post_error_message(e);
+            return Err(gst::StateChangeError);
+        }
+        let result = self.parent_change_state(transition);
+        // READY closes the port (BaseSink's stop() only comes at READY→NULL).
+        if transition == gst::StateChange::PausedToReady
+            || (result.is_err() && transition == gst::StateChange::ReadyToPaused)
+        {
+            self.close();
+        }
+        result
+    }
 }
 
 impl BaseSinkImpl for MjpegHttpSink {
-    fn start(&self) -> Result<(), gst::ErrorMessage> {
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        self.close();
+        Ok(())
+    }
+
+    fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let framerate = caps
+            .structure(0)
+            .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
+            .filter(|f| f.numer() > 0 && f.denom() > 0)
+            .map(|f| format!("{}/{}", f.numer(), f.denom()));
+        *self.media.lock().unwrap() = Media {
+            caps: Some(caps.to_string()),
+            framerate,
+        };
+        Ok(())
+    }
+
+    fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.publish(buffer);
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::Eos(_) => {
+                gst::debug!(CAT, imp = self, "EOS: ending every stream");
+                self.hub.end();
+            }
+            gst::EventView::FlushStop(_) => {
+                self.hub.reopen();
+                self.clock.lock().unwrap().reset();
+            }
+            _ => {}
+        }
+        self.parent_event(event)
+    }
+}
+
+impl MjpegHttpSink {
+    /// Starts the server (READY→PAUSED).
+    fn listen(&self) -> Result<(), gst::ErrorMessage> {
+        if self.running.lock().unwrap().is_some() {
+            return Ok(());
+        }
         let s = self.settings.lock().unwrap().clone();
         let port = u16::try_from(s.port).unwrap_or(0);
         let authorization = match (&s.user, &s.password) {
@@ -198,7 +265,7 @@ impl BaseSinkImpl for MjpegHttpSink {
         self.hub.reopen();
         let timeout = (s.client_timeout > 0).then(|| Duration::from_secs(s.client_timeout.into()));
         let server = Server::start(&s.address, port, ctx, timeout).map_err(|e| {
-            gst::error_msg!(gst::ResourceError::OpenReadWrite, ["Cannot serve: {}", e])
+            gst::error_msg!(gst::ResourceError::OpenReadWrite, ("Cannot serve: {}", e))
         })?;
         let local = server.local_addr();
         let url = format!("http://{local}/");
@@ -220,7 +287,8 @@ impl BaseSinkImpl for MjpegHttpSink {
         Ok(())
     }
 
-    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+    /// Ends every stream, closes the port and every connection.
+    fn close(&self) {
         // Streams end properly, then the port and every connection close.
         self.hub.end();
         if let Some(r) = self.running.lock().unwrap().take() {
@@ -229,44 +297,8 @@ impl BaseSinkImpl for MjpegHttpSink {
         self.hub.clear();
         self.clock.lock().unwrap().reset();
         *self.media.lock().unwrap() = Media::default();
-        Ok(())
     }
 
-    fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let framerate = caps
-            .structure(0)
-            .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
-            .filter(|f| f.numer() > 0 && f.denom() > 0)
-            .map(|f| format!("{}/{}", f.numer(), f.denom()));
-        *self.media.lock().unwrap() = Media {
-            caps: Some(caps.to_string()),
-            framerate,
-        };
-        Ok(())
-    }
-
-    fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.publish(buffer);
-        Ok(gst::FlowSuccess::Ok)
-    }
-
-    fn event(&self, event: gst::Event) -> bool {
-        match event.view() {
-            gst::EventView::Eos(_) => {
-                gst::debug!(CAT, imp = self, "EOS: ending every stream");
-                self.hub.end();
-            }
-            gst::EventView::FlushStop(_) => {
-                self.hub.reopen();
-                self.clock.lock().unwrap().reset();
-            }
-            _ => {}
-        }
-        self.parent_event(event)
-    }
-}
-
-impl MjpegHttpSink {
     fn publish(&self, buffer: &gst::Buffer) {
         let obj = self.obj();
         let segment = obj.segment();

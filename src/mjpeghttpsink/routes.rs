@@ -247,25 +247,37 @@ fn stream<B>(
         (Some(cap), None) => Some(format!("{cap}")),
         (_, f) => f,
     };
+    let user_agent: String = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect();
+    // Browsers (every one says "Mozilla/") get each part's headers ahead:
+    // Chromium shows a part only when the next one's headers come.
+    let early = match param(query, "advance_headers") {
+        Some("1") => true,
+        Some("0") => false,
+        _ => user_agent.starts_with("Mozilla/"),
+    };
+    gst::info!(
+        CAT,
+        "{peer}: stream client ({user_agent:?}, headers ahead: {early})"
+    );
     let info = ClientInfo {
         address: peer.to_string(),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .chars()
-            .take(200)
-            .collect(),
+        user_agent,
         max_fps,
     };
-    gst::info!(CAT, "{peer}: stream client ({:?})", info.user_agent);
     let s = FrameStream::new(
         &ctx.hub,
         info,
         traffic.clone(),
         ctx.multipart.clone(),
         framerate,
+        early,
     );
     *r.body_mut() = Body::stream(s);
     r

@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! mjpeghttpsink through the element, with real connections on 127.0.0.1:
+//! every part exact, the latest frame at once, every frame for fast clients,
+//! skipping for slow ones, the end of the stream, the endpoints, methods,
+//! authentication, CORS, rate caps, max-clients, the port and its messages.
+
+mod common;
+
+#[path = "common/serve.rs"]
+mod serve;
+
+use common::*;
+use gst::glib;
+use gst::prelude::*;
+use serve::*;
+use std::io::Write;
+
+const CAPS: &str = "image/jpeg,width=64,height=48,framerate=15/1";
+
+#[test]
+fn a_client_gets_the_latest_frame_at_once_then_every_frame_exactly() {
+    let frames = frames(30, 64, 48, "ball");
+    let s = Served::start("", CAPS);
+    for f in &frames[..5] {
+        s.push(f);
+    }
+    s.wait_received(5);
+    let mut c = StreamClient::open(s.port, "/stream");
+    assert_eq!(c.status, 200);
+    assert!(
+        header(&c.headers, "content-type")
+            .unwrap()
+            .starts_with("multipart/x-mixed-replace;boundary=")
+    );
+    assert_eq!(
+        header(&c.headers, "cache-control"),
+        Some("no-store, no-cache, must-revalidate, max-age=0")
+    );
+    let first = c.next_part().unwrap();
+    assert_eq!(first.data, frames[4], "the latest frame comes first");
+    let feeder = s.feed(frames[5..].to_vec(), 15.0);
+    let mut parts = vec![first];
+    for _ in 5..30 {
+        parts.push(c.next_part().unwrap());
+    }
+    feeder.join().unwrap();
+    s.eos();
+    assert!(c.next_part().is_none(), "EOS ends the stream");
+    assert!(c.ended);
+    for (k, p) in parts.iter().enumerate() {
+        assert_eq!(p.data, frames[k + 4], "part {k}");
+        assert_eq!(header(&p.headers, "content-type"), Some("image/jpeg"));
+        assert_eq!(
+            header(&p.headers, "content-length"),
+            Some(&*p.data.len().to_string())
+        );
+        assert_eq!(header(&p.headers, "x-framerate"), Some("15/1"));
+    }
+    // X-Timestamp: spaced as the PTS (to the microsecond), on the wall clock.
+    let received = s.received.lock().unwrap().clone();
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let t0 = parts[0].x_timestamp_us().unwrap();
+    assert!(
+        now_us - t0 < 60_000_000,
+        "X-Timestamp {t0} is wall-clock time (now {now_us})"
+    );
+    for (k, p) in parts.iter().enumerate() {
+        let pts_us = |i: usize| received[i].1.nseconds() as i64 / 1000;
+        let dt = p.x_timestamp_us().unwrap() as i64 - t0 as i64;
+        let dpts = pts_us(k + 4) - pts_us(4);
+        assert!(
+            (dt - dpts).abs() <= 1,
+            "part {k}: X-Timestamp +{dt} us, PTS +{dpts} us"
+        );
+    }
+    // After the end: the last frame and the close delimiter.
+    let mut late = StreamClient::open(s.port, "/stream");
+    assert_eq!(late.next_part().unwrap().data, frames[29]);
+    assert!(late.next_part().is_none());
+    drop(c);
+    drop(late);
+    wait_for("no clients", || s.sink.property::<u32>("clients") == 0);
+    let names = s.message_names();
+    assert_eq!(names[0], "mjpeghttpsink-listening");
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.as_str() == "mjpeghttpsink-first-client")
+            .count(),
+        2,
+        "{names:?}"
+    );
+    assert!(s.errors().is_empty(), "{:?}", s.errors());
+}
+
+#[test]
+fn mjpegsplit_reads_the_stream_back_with_its_timing() {
+    let frames = frames(20, 64, 48, "ball");
+    let s = Served::start("", CAPS);
+    s.push(&frames[0]);
+    s.wait_received(1);
+    let client = gst::parse::launch(&format!(
+        "souphttpsrc location=http://127.0.0.1:{}/stream ! mjpegsplit ! appsink name=sink sync=false",
+        s.port
+    ))
+    .unwrap();
+    let appsink = client
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    client.set_state(gst::State::Playing).unwrap();
+    let mut got = vec![appsink.pull_sample().unwrap()];
+    let feeder = s.feed(frames[1..].to_vec(), 15.0);
+    feeder.join().unwrap();
+    s.eos();
+    while let Ok(sample) = appsink.pull_sample() {
+        got.push(sample);
+    }
+    client.set_state(gst::State::Null).unwrap();
+    let received = s.received.lock().unwrap().clone();
+    assert_eq!(got.len(), 20);
+    let pts0 = got[0].buffer().unwrap().pts().unwrap();
+    for (k, sample) in got.iter().enumerate() {
+        let b = sample.buffer().unwrap();
+        assert_eq!(buffer_bytes(b), frames[k], "frame {k}");
+        let d = (b.pts().unwrap() - pts0).nseconds() as i64;
+        let sent = (received[k].1 - received[0].1).nseconds() as i64;
+        assert!(
+            (d - sent).abs() <= 1000,
+            "frame {k}: PTS +{d} ns, sent +{sent} ns"
+        );
+    }
+    let caps = got[0].caps().unwrap().structure(0).unwrap().to_owned();
+    assert_eq!(
+        caps.get::<gst::Fraction>("framerate").unwrap(),
+        gst::Fraction::new(15, 1)
+    );
+}
+
+#[test]
+fn endpoints_methods_and_paths() {
+    let frames = frames(3, 64, 48, "ball");
+    let s = Served::start("", CAPS);
+    let (status, h, body) = get(s.port, "/snapshot", &[]);
+    assert_eq!(
+        (status, header(&h, "retry-after")),
+        (503, Some("1")),
+        "no frame yet"
+    );
+    assert_eq!(body, b"No frame yet\n");
+    for f in &frames {
+        s.push(f);
+    }
+    s.wait_received(3);
+    let (status, h, body) = get(s.port, "/snapshot", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-type"), Some("image/jpeg"));
+    assert_eq!(body, frames[2], "jpegenc frames have their DHT: unchanged");
+    assert!(header(&h, "x-timestamp").is_some());
+    let (status, h, body) = request(s.port, "HEAD", "/snapshot", &[]);
+    assert_eq!((status, body.len()), (200, 0));
+    assert_eq!(
+        header(&h, "content-length"),
+        Some(&*frames[2].len().to_string())
+    );
+    let (status, h, _) = request(s.port, "HEAD", "/stream", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        header(&h, "content-type")
+            .unwrap()
+            .starts_with("multipart/x-mixed-replace")
+    );
+    assert_eq!(s.sink.property::<u32>("clients"), 0, "HEAD is no client");
+    let (status, h, body) = get(s.port, "/", &[]);
+    assert_eq!(
+        (status, header(&h, "content-type")),
+        (200, Some("text/html; charset=utf-8"))
+    );
+    let page = String::from_utf8(body).unwrap();
+    assert!(page.contains("<img id=\"stream\" src=\"stream\""), "{page}");
+    assert!(page.contains("<title>sink</title>"));
+    // mjpg-streamer's paths.
+    let (status, _, body) = get(s.port, "/?action=snapshot", &[]);
+    assert_eq!((status, body), (200, frames[2].clone()));
+    let mut c = StreamClient::open(s.port, "/?action=stream");
+    assert_eq!(c.next_part().unwrap().data, frames[2]);
+    drop(c);
+    let (status, _, body) = get(s.port, "/nothing/here", &[]);
+    assert_eq!(status, 404);
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("/, /stream, /snapshot and /state")
+    );
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        let (status, h, _) = request(s.port, method, "/stream", &["Content-Length: 0"]);
+        assert_eq!(
+            (status, header(&h, "allow")),
+            (405, Some("GET, HEAD, OPTIONS")),
+            "{method}"
+        );
+    }
+    let (status, h, _) = request(s.port, "OPTIONS", "/stream", &[]);
+    assert_eq!(
+        (status, header(&h, "allow")),
+        (204, Some("GET, HEAD, OPTIONS"))
+    );
+    assert_eq!(
+        header(&h, "access-control-allow-origin"),
+        None,
+        "no CORS unless asked"
+    );
+    let state = s.state();
+    assert!(
+        state.contains(
+            "\"caps\":\"image/jpeg, width=(int)64, height=(int)48, framerate=(fraction)15/1\""
+        ),
+        "{state}"
+    );
+    assert_eq!(json_number(&state, "frames_in"), Some(3.0));
+    assert_eq!(json_number(&state, "seq"), Some(3.0));
+    // Keep-alive: two requests on one connection.
+    let mut conn = connect(s.port);
+    conn.write_all(b"GET /state HTTP/1.1\r\nHost: x\r\n\r\nGET /snapshot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut all = Vec::new();
+    std::io::Read::read_to_end(&mut conn, &mut all).unwrap();
+    assert_eq!(
+        all.windows(15).filter(|w| w == b"HTTP/1.1 200 OK").count(),
+        2
+    );
+}
+
+#[test]
+fn a_fps_cap_per_client() {
+    let frames = frames(46, 64, 48, "ball");
+    let s = Served::start("", CAPS);
+    s.push(&frames[0]);
+    s.wait_received(1);
+    let mut capped = StreamClient::open(s.port, "/stream?fps=5");
+    let mut full = StreamClient::open(s.port, "/stream");
+    let feeder = s.feed(frames[1..].to_vec(), 15.0);
+    let counter = std::thread::spawn(move || {
+        let mut parts = Vec::new();
+        while let Some(p) = capped.next_part() {
+            parts.push(p);
+        }
+        parts
+    });
+    let mut n_full = 0;
+    while full.next_part().is_some() {
+        n_full += 1;
+        if n_full == 46 {
+            s.eos();
+        }
+    }
+    feeder.join().unwrap();
+    let parts = counter.join().unwrap();
+    assert_eq!(n_full, 46);
+    // 3 s of a 15 fps stream at 5 fps: 15 frames, one more or less at the ends.
+    assert!((14..=17).contains(&parts.len()), "{} frames", parts.len());
+    assert_eq!(header(&parts[0].headers, "x-framerate"), Some("5"));
+    let (status, _, body) = get(s.port, "/stream?fps=fast", &[]);
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("fps=fast is not a rate")
+    );
+}
+
+#[test]
+fn basic_authentication_on_every_path() {
+    let frames = frames(2, 64, 48, "ball");
+    let s = Served::start("user=viewer password=s3cr3t-pw", CAPS);
+    s.push(&frames[0]);
+    s.wait_received(1);
+    let good = "Authorization: Basic dmlld2VyOnMzY3IzdC1wdw==";
+    for path in ["/", "/stream", "/snapshot", "/state", "/nothing"] {
+        let (status, h, _) = request(s.port, "HEAD", path, &[]);
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(
+            header(&h, "www-authenticate"),
+            Some("Basic realm=\"mjpeghttpsink\", charset=\"UTF-8\"")
+        );
+        let (status, _, _) = request(
+            s.port,
+            "HEAD",
+            path,
+            &["Authorization: Basic dmlld2VyOndyb25n"],
+        );
+        assert_eq!(status, 401, "{path} with a wrong password");
+        let (status, _, _) = request(s.port, "HEAD", path, &[good]);
+        assert_eq!(status, if path == "/nothing" { 404 } else { 200 }, "{path}");
+    }
+    let (status, _, _) = get(
+        s.port,
+        "/snapshot",
+        &["Authorization: basic   dmlld2VyOnMzY3IzdC1wdw=="],
+    );
+    assert_eq!(status, 200, "the scheme in any case");
+    // curl with the credentials in the URL.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!(
+            "http://viewer:s3cr3t-pw@127.0.0.1:{}/snapshot",
+            s.port
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    let mut c = StreamClient::open_with(connect(s.port), "/stream", &[good]);
+    assert_eq!(c.next_part().unwrap().data, frames[0]);
+    // The password is never given back.
+    let pspec = s.sink.find_property("password").unwrap();
+    assert!(
+        !pspec.flags().contains(glib::ParamFlags::READABLE),
+        "password is write only"
+    );
+    let stats = s.sink.property::<gst::Structure>("stats").to_string();
+    let (_, _, state) = get(s.port, "/state", &[good]);
+    let messages: Vec<String> = s
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{m:?}"))
+        .collect();
+    for text in [
+        stats,
+        String::from_utf8(state).unwrap(),
+        messages.join("\n"),
+    ] {
+        assert!(
+            !text.contains("s3cr3t") && !text.contains("dmlld2Vy"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn cors_when_asked() {
+    let s = Served::start("allow-origin=https://example.com user=a password=b", CAPS);
+    let (status, h, _) = request(
+        s.port,
+        "OPTIONS",
+        "/snapshot",
+        &[
+            "Origin: https://example.com",
+            "Access-Control-Request-Method: GET",
+        ],
+    );
+    assert_eq!(status, 204, "a preflight needs no credentials");
+    assert_eq!(
+        header(&h, "access-control-allow-origin"),
+        Some("https://example.com")
+    );
+    assert_eq!(
+        header(&h, "access-control-allow-methods"),
+        Some("GET, HEAD, OPTIONS")
+    );
+    assert_eq!(
+        header(&h, "access-control-allow-headers"),
+        Some("Authorization")
+    );
+    assert_eq!(header(&h, "access-control-allow-credentials"), Some("true"));
+    let (status, h, _) = get(s.port, "/state", &["Authorization: Basic YTpi"]);
+    assert_eq!(
+        (status, header(&h, "access-control-allow-origin")),
+        (200, Some("https://example.com"))
+    );
+}
+
+#[test]
+fn max_clients_then_503() {
+    let frames = frames(2, 64, 48, "ball");
+    let s = Served::start("max-clients=2", CAPS);
+    s.push(&frames[0]);
+    s.wait_received(1);
+    let mut a = StreamClient::open(s.port, "/stream");
+    let mut b = StreamClient::open(s.port, "/stream");
+    a.next_part().unwrap();
+    b.next_part().unwrap();
+    let (status, h, body) = get(s.port, "/stream", &[]);
+    assert_eq!((status, header(&h, "retry-after")), (503, Some("5")));
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("2 stream clients at most")
+    );
+    let (status, _, _) = get(s.port, "/snapshot", &[]);
+    assert_eq!(status, 200, "snapshots are still served");
+    drop(a);
+    wait_for("a client gone", || s.sink.property::<u32>("clients") == 1);
+    let mut c = StreamClient::open(s.port, "/stream");
+    assert_eq!(c.status, 200);
+    assert_eq!(c.next_part().unwrap().data, frames[0]);
+}
+
+#[test]
+fn the_port_its_messages_and_state_changes() {
+    init();
+    // A taken port: one clear error at READY→PAUSED naming it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let p = gst::parse::launch(&format!("appsrc ! mjpeghttpsink name=sink port={port}")).unwrap();
+    assert!(p.set_state(gst::State::Paused).is_err());
+    let bus = p.bus().unwrap();
+    let err = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
+        .expect("an ERROR");
+    let gst::MessageView::Error(e) = err.view() else {
+        unreachable!()
+    };
+    let text = e.error().to_string();
+    assert!(
+        text.contains(&format!("port {port} on 127.0.0.1 is taken")),
+        "{text}"
+    );
+    assert!(text.contains("port=0 for a free one"), "{text}");
+    assert!(
+        bus.pop_filtered(&[gst::MessageType::Error]).is_none(),
+        "one ERROR"
+    );
+    p.set_state(gst::State::Null).unwrap();
+    drop(taken);
+
+    // port=0: a free port, in the property and in the message; READY closes it.
+    let s = Served::start("", CAPS);
+    let listening = s.messages.lock().unwrap()[0].clone();
+    let st = listening.structure().unwrap();
+    assert_eq!(st.name(), "mjpeghttpsink-listening");
+    assert_eq!(st.get::<u32>("port").unwrap(), u32::from(s.port));
+    assert_eq!(st.get::<String>("address").unwrap(), "127.0.0.1");
+    assert_eq!(
+        st.get::<String>("url").unwrap(),
+        format!("http://127.0.0.1:{}/", s.port)
+    );
+    let mut c = StreamClient::open(s.port, "/stream");
+    wait_for("a client", || s.sink.property::<u32>("clients") == 1);
+    s.pipeline.set_state(gst::State::Ready).unwrap();
+    assert!(c.next_part().is_none(), "READY ends the streams");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err(),
+        "READY closes the port"
+    );
+    assert_eq!(s.sink.property::<u32>("clients"), 0);
+    // And PLAYING opens it again (the same port when it is set).
+    s.sink.set_property("port", u32::from(s.port));
+    s.pipeline.set_state(gst::State::Playing).unwrap();
+    assert_eq!(s.sink.property::<u32>("port"), u32::from(s.port));
+    s.push(b"\xff\xd8\xff\xd9");
+    s.wait_received(1);
+    let (status, _, body) = get(s.port, "/snapshot", &[]);
+    assert_eq!((status, body.as_slice()), (200, &b"\xff\xd8\xff\xd9"[..]));
+    assert!(s.errors().is_empty());
+}
+
+#[test]
+fn a_paused_pipeline_keeps_its_clients_and_drops_the_ones_that_leave() {
+    let frames = frames(6, 64, 48, "ball");
+    let s = Served::start("", CAPS);
+    s.push(&frames[0]);
+    s.wait_received(1);
+    let mut c = StreamClient::open(s.port, "/stream");
+    assert_eq!(c.next_part().unwrap().data, frames[0]);
+    s.pipeline.set_state(gst::State::Paused).unwrap();
+    // A client that goes away while no frame comes is removed at once.
+    let gone = StreamClient::open(s.port, "/stream");
+    wait_for("two clients", || s.sink.property::<u32>("clients") == 2);
+    drop(gone);
+    wait_for("the closed client removed", || {
+        s.sink.property::<u32>("clients") == 1
+    });
+    s.pipeline.set_state(gst::State::Playing).unwrap();
+    for f in &frames[1..] {
+        s.push(f);
+        assert_eq!(&c.next_part().unwrap().data, f);
+    }
+    let names = s.message_names();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("mjpeghttpsink-"))
+            .cloned()
+            .collect::<Vec<_>>(),
+        ["mjpeghttpsink-listening", "mjpeghttpsink-first-client"],
+    );
+}
+
+#[test]
+fn a_recording_served_again_after_a_seek_at_its_end() {
+    init();
+    let frames = frames(8, 64, 48, "ball");
+    let dir = TempDir::new("httpsink-seek");
+    let path = dir.path("rec.mjpg");
+    std::fs::write(&path, frames.concat()).unwrap();
+    let p = gst::parse::launch(&format!(
+        "filesrc location={path:?} ! mjpegsplit framerate=30/1 ! mjpeghttpsink name=sink port=0"
+    ))
+    .unwrap();
+    let sink = p
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("sink")
+        .unwrap();
+    p.set_state(gst::State::Paused).unwrap();
+    let port = sink.property::<u32>("port") as u16;
+    let mut c = StreamClient::open(port, "/stream");
+    p.set_state(gst::State::Playing).unwrap();
+    let bus = p.bus().unwrap();
+    let mut got = Vec::new();
+    while let Some(part) = c.next_part() {
+        got.push(part.data);
+    }
+    assert_eq!(
+        got, frames,
+        "served at its rate (sync): every frame, then the end"
+    );
+    bus.timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Eos])
+        .expect("EOS");
+    // Looping the recording: a flushing seek after EOS serves it again.
+    let mut c = StreamClient::open(port, "/stream");
+    assert_eq!(
+        c.next_part().unwrap().data,
+        frames[7],
+        "the last frame first"
+    );
+    assert!(
+        c.next_part().is_none(),
+        "then the end: the stream had ended"
+    );
+    p.seek_simple(gst::SeekFlags::FLUSH, gst::ClockTime::ZERO)
+        .unwrap();
+    let mut c = StreamClient::open(port, "/stream");
+    let mut again = Vec::new();
+    while let Some(part) = c.next_part() {
+        again.push(part.data);
+    }
+    assert!(
+        again.ends_with(&frames[1..]),
+        "{} frames after the seek",
+        again.len()
+    );
+    p.set_state(gst::State::Null).unwrap();
+}
