@@ -300,6 +300,9 @@ impl<R: BufRead> Read for Dechunk<R> {
     }
 }
 
+pub trait ReadWrite: Read + Write + Send {}
+impl<T: Read + Write + Send> ReadWrite for T {}
+
 /// One part of a stream.
 #[derive(Debug, Clone)]
 pub struct Part {
@@ -322,7 +325,7 @@ impl Part {
 pub struct StreamClient {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    reader: BufReader<Dechunk<BufReader<TcpStream>>>,
+    reader: BufReader<Dechunk<BufReader<Box<dyn ReadWrite>>>>,
     delimiter: String,
     pub ended: bool,
 }
@@ -333,6 +336,15 @@ impl StreamClient {
     }
 
     pub fn open_with(stream: TcpStream, path: &str, headers: &[&str]) -> StreamClient {
+        Self::open_io(Box::new(stream), path, headers)
+    }
+
+    /// Over any byte stream (a throttled one, say).
+    pub fn open_throttled(stream: impl ReadWrite + 'static, path: &str) -> StreamClient {
+        Self::open_io(Box::new(stream), path, &[])
+    }
+
+    fn open_io(stream: Box<dyn ReadWrite>, path: &str, headers: &[&str]) -> StreamClient {
         let mut s = stream;
         let mut req =
             format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: test-client\r\n");
