@@ -24,7 +24,6 @@
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -345,18 +344,9 @@ impl Read for Throttled {
     }
 }
 
-/// SO_RCVBUF (the kernel doubles it); std has no call for it.
+/// SO_RCVBUF (the kernel doubles it), through socket2 (std has no call).
 fn set_rcvbuf(stream: &TcpStream, bytes: i32) -> io::Result<()> {
-    unsafe extern "C" {
-        fn setsockopt(fd: i32, level: i32, name: i32, value: *const i32, len: u32) -> i32;
-    }
-    const SOL_SOCKET: i32 = 1;
-    const SO_RCVBUF: i32 = 8;
-    // SAFETY: an open socket, and a pointer to an int that lives for the call.
-    match unsafe { setsockopt(stream.as_raw_fd(), SOL_SOCKET, SO_RCVBUF, &bytes, 4) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
+    socket2::SockRef::from(stream).set_recv_buffer_size(bytes.max(0) as usize)
 }
 
 /// FNV-1a of the length and 16 slices of 32 bytes spread over the frame:

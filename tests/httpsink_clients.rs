@@ -83,7 +83,10 @@ fn curl_saves_the_stream_and_a_snapshot() {
         .unwrap();
     assert!(status.success());
     let snap = std::fs::read(dir.path("snap.jpg")).unwrap();
-    assert!(frames.contains(&snap), "a snapshot is one of the frames, unchanged");
+    assert!(
+        frames.contains(&snap),
+        "a snapshot is one of the frames, unchanged"
+    );
 }
 
 #[test]
@@ -98,13 +101,23 @@ fn ffmpeg_reads_the_stream() {
         .arg(dir.path("f%02d.jpg"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got: Vec<Vec<u8>> = (1..=10)
         .map(|k| std::fs::read(dir.path(&format!("f{k:02}.jpg"))).unwrap())
         .collect();
-    let first = frames.iter().position(|f| *f == got[0]).expect("a frame sent");
+    let first = frames
+        .iter()
+        .position(|f| *f == got[0])
+        .expect("a frame sent");
     for (k, g) in got.iter().enumerate() {
-        assert!(*g == frames[(first + k) % frames.len()], "ffmpeg's frame {k} is the frame sent");
+        assert!(
+            *g == frames[(first + k) % frames.len()],
+            "ffmpeg's frame {k} is the frame sent"
+        );
     }
 }
 
@@ -123,18 +136,28 @@ fn opencv_reads_the_stream_with_its_default_backend() {
          cap.release()\n",
         l.served.port
     );
-    let out = Command::new("/usr/bin/python3").args(["-c", &script]).output().unwrap();
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(text.matches("True (240, 320, 3)").count(), 20, "{text}");
 }
 
 fn chromium(url: &str, dir: &TempDir) -> (Option<i32>, String, String) {
-    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/chromium_view.py"))
-        .arg(url)
-        .arg(&dir.0)
-        .output()
-        .unwrap();
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scripts/chromium_view.py"
+    ))
+    .arg(url)
+    .arg(&dir.0)
+    .output()
+    .unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -149,7 +172,10 @@ fn chromium_shows_the_page_with_a_moving_picture() {
     let dir = TempDir::new("httpsink-chromium");
     let (code, out, err) = chromium(&format!("http://127.0.0.1:{}/", l.served.port), &dir);
     assert_eq!(code, Some(0), "{out}\n{err}");
-    assert!(out.contains("\"natural_width\": 320, \"natural_height\": 240"), "{out}");
+    assert!(
+        out.contains("\"natural_width\": 320, \"natural_height\": 240"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -162,6 +188,12 @@ fn chromium_shows_a_single_frame_at_once() {
     s.wait_received(1);
     let dir = TempDir::new("httpsink-chromium-still");
     let (code, out, err) = chromium(&format!("http://127.0.0.1:{}/", s.port), &dir);
-    assert!(out.contains("\"natural_width\": 320, \"natural_height\": 240"), "{code:?} {out}\n{err}");
-    assert!(out.contains("\"changed_pixels\": 0"), "a still picture: {out}");
+    assert!(
+        out.contains("\"natural_width\": 320, \"natural_height\": 240"),
+        "{code:?} {out}\n{err}"
+    );
+    assert!(
+        out.contains("\"changed_pixels\": 0"),
+        "a still picture: {out}"
+    );
 }

@@ -165,7 +165,10 @@ fn a_slow_client_skips_frames_and_stays_within_a_second() {
         .find(|c| json_number(c, "frames_skipped").unwrap() > 0.0)
         .unwrap_or_else(|| panic!("no client skipped: {state}"));
     let queued = json_number(slow_state, "bytes_queued").unwrap() as usize;
-    assert!(queued <= 2 * size, "{queued} bytes queued for the slow client: {state}");
+    assert!(
+        queued <= 2 * size,
+        "{queued} bytes queued for the slow client: {state}"
+    );
 }
 
 /// A stream whose reads are held to `rate` bytes a second.

@@ -54,14 +54,14 @@ fn ready(rt: &tokio::runtime::Runtime, s: &mut FrameStream) -> (Vec<u8>, bool) {
 fn frames(data: &[u8]) -> Vec<(Vec<u8>, Option<String>)> {
     let (out, _) = crate::properties::split_with(data, 1 << 24, || 1000);
     out.iter()
-        .filter_map(|o| match o {
-            Output::Frame { frame, headers, .. } => Some((
+        .map(|o| match o {
+            Output::Frame { frame, headers, .. } => (
                 data[frame.start as usize..frame.end as usize].to_vec(),
                 headers
                     .iter()
                     .find(|(n, _)| n == "x-timestamp")
                     .map(|(_, v)| v.clone()),
-            )),
+            ),
             Output::Dropped { .. } => panic!("dropped bytes in our own stream: {o:?}"),
         })
         .collect()

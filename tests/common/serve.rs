@@ -11,13 +11,16 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Frames that reached the sink's pad: (bytes, PTS).
+pub type Received = Arc<Mutex<Vec<(Vec<u8>, gst::ClockTime)>>>;
+
 pub struct Served {
     pub pipeline: gst::Pipeline,
     pub src: gst_app::AppSrc,
     pub sink: gst::Element,
     pub port: u16,
     /// What reached the sink's pad: (bytes, PTS).
-    pub received: Arc<Mutex<Vec<(Vec<u8>, gst::ClockTime)>>>,
+    pub received: Received,
     /// Element messages and errors, as they were posted.
     pub messages: Arc<Mutex<Vec<gst::Message>>>,
 }
