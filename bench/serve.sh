@@ -5,7 +5,9 @@
 #   - server CPU per client at 100 and 500 clients, the fps each client got and
 #     the frames of the recording a fast client missed (a gap in frame order);
 #   - the delay of our frames (receive time - X-Timestamp), p50 and p99;
-#   - a slow client (40 kB/s, 16 KiB SO_RCVBUF) next to 3 fast ones: its lag.
+#   - a slow client (40 kB/s, then 200 kB/s; 16 KiB SO_RCVBUF) next to 3 fast
+#     ones: how far behind it is (at the end, and at most over the window);
+#   - the server's memory (VmRSS) at the end of each window.
 #
 #   bench/serve.sh [SECONDS]     (window per measurement, default 10, 3..20)
 #
@@ -118,36 +120,43 @@ for n in 100 500; do
     measure ours "ours-$n" --clients "$n" --idle "$SECS"
     measure vlc "vlc-$n" --clients "$n" --idle "$SECS"
 done
-measure ours ours-slow --clients 3 --slow 40000 --rcvbuf 16384 --idle 0
-measure vlc vlc-slow --clients 3 --slow 40000 --rcvbuf 16384 --idle 0
+for rate in 40 200; do
+    measure ours "ours-slow$rate" --clients 3 --slow "${rate}000" --rcvbuf 16384 --idle 0
+    measure vlc "vlc-slow$rate" --clients 3 --slow "${rate}000" --rcvbuf 16384 --idle 0
+done
 
 # --- the tables
 get() { grep "label=$1 " "$RUN/results" | grep -o " $2=[^ ]*" | cut -d= -f2; }
 echo
 echo "CPU: % of one core, over a ${SECS} s window (idle: the same server with no client, over ${SECS} s)."
 echo
-echo "| server | clients (connected) | CPU %/client | server CPU % (idle) | fps per client mean / min | frames missed (fast clients) | delay p50 / p99 | load client CPU % | machine busy % (of 200) |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| server | clients (connected) | CPU %/client | server CPU % (idle) | fps per client mean / min | frames missed (fast clients) | delay p50 / p99 | server RSS MB | load client CPU % | machine busy % (of 200) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for s in ours vlc; do
     for n in 100 500; do
         l=$s-$n
         name=$([ $s = ours ] && echo mjpeghttpsink || echo "VLC http/mpjpeg")
         delay="$(get "$l" delay_p50_ms) / $(get "$l" delay_p99_ms) ms"
         [ $s = vlc ] && delay="n/a (no X-Timestamp)"
-        echo "| $name | $n ($(get "$l" connected)) | $(get "$l" per_client_cpu_pct) | $(get "$l" server_cpu_pct) ($(get "$l" idle_cpu_pct)) | $(get "$l" fps_mean) / $(get "$l" fps_min) | $(get "$l" missed) | $delay | $(get "$l" client_cpu_pct) | $(get "$l" machine_busy_pct) |"
+        echo "| $name | $n ($(get "$l" connected)) | $(get "$l" per_client_cpu_pct) | $(get "$l" server_cpu_pct) ($(get "$l" idle_cpu_pct)) | $(get "$l" fps_mean) / $(get "$l" fps_min) | $(get "$l" missed) | $delay | $(( $(get "$l" server_rss_kb) / 1024 )) | $(get "$l" client_cpu_pct) | $(get "$l" machine_busy_pct) |"
     done
 done
 echo
-echo "Slow client: 40 kB/s, SO_RCVBUF 16 KiB, next to 3 fast clients; lag at the end of the ${SECS} s window (after ~2 s of warm-up)."
+echo "Slow client: SO_RCVBUF 16 KiB, next to 3 fast clients. Behind: at the end of the ${SECS} s window"
+echo "(after ~2 s of warm-up), and at most in the window (a frame's arrival - the X-Timestamp of the one"
+echo "before it). Reading one frame takes its size / the rate: that much delay no server avoids."
 echo
-echo "| server | slow client frames (fps) | read kB/s | lag by X-Timestamp | lag by frame index | fast clients fps mean / min (missed) |"
-echo "|---|---|---|---|---|---|"
-for s in ours vlc; do
-    l=$s-slow
-    name=$([ $s = ours ] && echo mjpeghttpsink || echo "VLC http/mpjpeg")
-    lag_ts="$(get "$l" slow_lag_ts_s) s"
-    [ $s = vlc ] && lag_ts="n/a (no X-Timestamp)"
-    echo "| $name | $(get "$l" slow_frames) ($(get "$l" slow_fps)) | $(get "$l" slow_kBps) | $lag_ts | $(get "$l" slow_lag_index_s) s | $(get "$l" fps_mean) / $(get "$l" fps_min) ($(get "$l" missed)) |"
+echo "| server | rate | slow client frames (fps) | read kB/s | behind at the end, by X-Timestamp | at most | by frame index | fast clients fps mean / min (missed) |"
+echo "|---|---|---|---|---|---|---|---|"
+for rate in 40 200; do
+    for s in ours vlc; do
+        l=$s-slow$rate
+        name=$([ $s = ours ] && echo mjpeghttpsink || echo "VLC http/mpjpeg")
+        lag_ts="$(get "$l" slow_lag_ts_s) s"
+        max="$(get "$l" slow_max_behind_s) s"
+        [ $s = vlc ] && lag_ts="n/a" && max="n/a"
+        echo "| $name | $rate kB/s | $(get "$l" slow_frames) ($(get "$l" slow_fps)) | $(get "$l" slow_kBps) | $lag_ts | $max | $(get "$l" slow_lag_index_s) s | $(get "$l" fps_mean) / $(get "$l" fps_min) ($(get "$l" missed)) |"
+    done
 done
 echo
 echo "Raw results:"

@@ -39,6 +39,9 @@ struct Client {
     last_ts_us: AtomicU64,
     /// Index in the recording of the last frame (-1: unknown).
     last_index: AtomicI64,
+    /// The most the client was behind in the window: the largest (arrival of
+    /// a frame - X-Timestamp of the frame before it), in µs.
+    max_behind_us: AtomicU64,
     unmatched: AtomicU64,
     /// Frames of the recording skipped between two received, in the window.
     missed: AtomicU64,
@@ -119,6 +122,7 @@ fn main() {
     thread::sleep(Duration::from_secs_f64(args.get("seconds", 10.0)));
     shared.measuring.store(false, Relaxed);
     let (ticks1, window, now_us) = (ticks(), t0.elapsed().as_secs_f64(), unix_us());
+    let rss_kb = server_rss_kb(pid);
     let (frames1, bytes1): (Vec<u64>, Vec<u64>) = (count(|c| &c.frames), count(|c| &c.bytes));
 
     let [server_pct, client_pct, machine_pct] =
@@ -159,7 +163,7 @@ fn main() {
          window_s={window:.2} server_cpu_pct={server_pct:.2} idle_cpu_pct={idle_pct:.2} \
          per_client_cpu_pct={per_client_pct:.4} client_cpu_pct={client_pct:.1} \
          machine_busy_pct={machine_pct:.1} fps_mean={fps_mean:.2} fps_min={fps_min:.2} \
-         delay_p50_ms={p50} delay_p99_ms={p99} delay_n={delay_n} unmatched={unmatched} missed={missed}"
+         delay_p50_ms={p50} delay_p99_ms={p99} delay_n={delay_n} unmatched={unmatched} missed={missed} server_rss_kb={rss_kb}"
     );
     if slow.is_some() {
         let s = &clients[n];
@@ -176,9 +180,13 @@ fn main() {
             }
             _ => "na".to_string(),
         };
+        let max_behind = match s.max_behind_us.load(Relaxed) {
+            0 => "na".to_string(),
+            us => format!("{:.2}", us as f64 / 1e6),
+        };
         out += &format!(
             " slow_frames={frames} slow_fps={:.2} slow_kBps={kbps:.1} slow_lag_ts_s={lag_ts} \
-             slow_lag_index_s={lag_index} slow_unmatched={}",
+             slow_max_behind_s={max_behind} slow_lag_index_s={lag_index} slow_unmatched={}",
             frames as f64 / window,
             s.unmatched.load(Relaxed)
         );
@@ -249,7 +257,11 @@ fn parts(r: &mut dyn BufRead, me: &Client, shared: &Shared) -> io::Result<()> {
             let (now, measuring) = (unix_us(), shared.measuring.load(Relaxed));
             me.frames.fetch_add(1, Relaxed);
             if let Some(t) = ts.take() {
-                me.last_ts_us.store((t * 1e6) as u64, Relaxed);
+                let before = me.last_ts_us.swap((t * 1e6) as u64, Relaxed);
+                if measuring && before > 0 {
+                    me.max_behind_us
+                        .fetch_max(now.saturating_sub(before), Relaxed);
+                }
                 if measuring {
                     let delay_ms = (now as f64 - t * 1e6) / 1e3;
                     me.delays_ms.lock().unwrap().push(delay_ms as f32);
@@ -342,6 +354,18 @@ impl Read for Throttled {
         self.3.bytes.fetch_add(n as u64, Relaxed);
         Ok(n)
     }
+}
+
+/// The server's resident memory now (VmRSS), in kB; 0 if unknown.
+fn server_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// SO_RCVBUF (the kernel doubles it), through socket2 (std has no call).

@@ -454,12 +454,10 @@ fn the_port_its_messages_and_state_changes() {
     assert_eq!(s.sink.property::<u32>("clients"), 0);
     // And PLAYING opens it again (the same port when it is set).
     s.sink.set_property("port", u32::from(s.port));
-    s.pipeline.set_state(gst::State::Playing).unwrap();
+    s.play();
     assert_eq!(s.sink.property::<u32>("port"), u32::from(s.port));
     s.push(b"\xff\xd8\xff\xd9");
-    s.wait_received(1);
-    let (status, _, body) = get(s.port, "/snapshot", &[]);
-    assert_eq!((status, body.as_slice()), (200, &b"\xff\xd8\xff\xd9"[..]));
+    s.wait_served(b"\xff\xd8\xff\xd9");
     assert!(s.errors().is_empty());
 }
 
@@ -479,7 +477,7 @@ fn a_paused_pipeline_keeps_its_clients_and_drops_the_ones_that_leave() {
     wait_for("the closed client removed", || {
         s.sink.property::<u32>("clients") == 1
     });
-    s.pipeline.set_state(gst::State::Playing).unwrap();
+    s.play();
     for f in &frames[1..] {
         s.push(f);
         assert_eq!(&c.next_part().unwrap().data, f);

@@ -5,10 +5,10 @@
 use super::pacing::FpsMeter;
 use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// One frame as it came into the sink.
 #[derive(Debug)]
@@ -38,18 +38,44 @@ pub enum HubEvent {
 }
 
 /// Bytes of one connection: handed to it, and taken by its socket. The
-/// server counts what the socket takes; a stream counts what it hands out.
+/// server counts what the socket takes (which also holds the HTTP framing:
+/// the response head, chunk sizes); a stream counts what it hands out.
 #[derive(Debug, Default)]
 pub struct Traffic {
     pub handed: AtomicU64,
     pub written: AtomicU64,
+    /// Set when a stream hands out bytes; cleared by the server (with a
+    /// wake-up on `drained`) once a write took everything it was offered,
+    /// that is when the server's own buffer is empty again.
+    pub unwritten: AtomicBool,
+    pub drained: Notify,
+    /// `handed` and `written` when the server's buffer was last empty.
+    handed_at_drain: AtomicU64,
+    written_at_drain: AtomicU64,
 }
 
 impl Traffic {
+    /// The server's buffer is empty: the socket took all it was offered.
+    pub fn all_written(&self) {
+        self.handed_at_drain
+            .store(self.handed.load(Ordering::Acquire), Ordering::Relaxed);
+        self.written_at_drain
+            .store(self.written.load(Ordering::Acquire), Ordering::Relaxed);
+        if self.unwritten.swap(false, Ordering::AcqRel) {
+            self.drained.notify_one();
+        }
+    }
+
+    /// Bytes handed out that the socket has not taken (counted from the
+    /// last time everything was written, so the HTTP framing the socket
+    /// also took never adds up).
     pub fn queued(&self) -> u64 {
-        self.handed
-            .load(Ordering::Relaxed)
-            .saturating_sub(self.written.load(Ordering::Relaxed))
+        let since = |n: &AtomicU64, at: &AtomicU64| {
+            n.load(Ordering::Relaxed)
+                .saturating_sub(at.load(Ordering::Relaxed))
+        };
+        since(&self.handed, &self.handed_at_drain)
+            .saturating_sub(since(&self.written, &self.written_at_drain))
     }
 }
 

@@ -13,6 +13,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio::sync::watch;
 
+/// The longest a stream waits for the server to have written its last bytes.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub struct FrameStream {
     handle: ClientHandle,
     rx: watch::Receiver<Latest>,
@@ -62,11 +65,17 @@ impl FrameStream {
         self.handle.client.id
     }
 
+    /// The connection's byte counts (the server tells it what was written).
+    pub fn traffic(&self) -> &Arc<Traffic> {
+        &self.handle.client.traffic
+    }
+
     /// The next bytes to send; `None` once the stream is over. The first
     /// call gives the latest frame at once (if there is one).
     pub async fn next_chunk(&mut self) -> Option<Bytes> {
         let chunk = self.next_unaccounted().await?;
         let client = &self.handle.client;
+        client.traffic.unwritten.store(true, Ordering::Release);
         client
             .traffic
             .handed
@@ -92,6 +101,10 @@ impl FrameStream {
             if self.closed {
                 return None;
             }
+            // Choose the next frame only once the previous one has left the
+            // server: a frame picked while the last one still waits would
+            // be that much older when it arrives.
+            self.drained().await;
             let latest = self.rx.borrow_and_update().clone();
             if let Some(frame) = latest.frame.filter(|f| f.seq > self.last_seq) {
                 if let Some(cap) = &self.cap
@@ -112,6 +125,22 @@ impl FrameStream {
                 // The hub is gone: end the stream properly.
                 self.closed = true;
                 return Some(self.multipart.closing());
+            }
+        }
+    }
+
+    /// Waits until the server wrote everything handed out (at most
+    /// `DRAIN_WAIT`: a server that never says so delays, never stops, a
+    /// stream).
+    async fn drained(&self) {
+        let traffic = &self.handle.client.traffic;
+        let deadline = tokio::time::Instant::now() + DRAIN_WAIT;
+        while traffic.unwritten.load(Ordering::Acquire) {
+            if tokio::time::timeout_at(deadline, traffic.drained.notified())
+                .await
+                .is_err()
+            {
+                return;
             }
         }
     }

@@ -35,13 +35,15 @@ fn client(hub: &Arc<Hub>, fps: Option<f64>) -> FrameStream {
     )
 }
 
-/// Reads whatever the stream has ready (never waits for a new frame).
+/// Reads whatever the stream has ready (never waits for a new frame), as a
+/// server whose socket takes every byte at once.
 fn ready(rt: &tokio::runtime::Runtime, s: &mut FrameStream) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     loop {
         let next = rt.block_on(async {
             tokio::time::timeout(Duration::from_millis(20), s.next_chunk()).await
         });
+        s.traffic().all_written();
         match next {
             Ok(Some(c)) => out.extend_from_slice(&c),
             Ok(None) => return (out, true),
@@ -281,6 +283,7 @@ fn a_capped_client_gets_the_newest_frame_at_its_rate() {
         let mut data = Vec::new();
         while !data.windows(3).any(|w| w == [3, 3, 3]) {
             data.extend_from_slice(&s.next_chunk().await.unwrap());
+            s.traffic().all_written();
         }
         data
     });
@@ -371,4 +374,56 @@ fn browsers_get_each_parts_headers_ahead() {
         .collect();
     assert_eq!(got, vec![GRAY, RGB]);
     assert!(data.ends_with(format!("{ahead}\r\n{d}--\r\n").as_bytes()));
+}
+
+#[test]
+fn the_next_frame_is_chosen_once_the_last_one_was_written() {
+    let rt = runtime();
+    let hub = Arc::new(Hub::new());
+    let mut s = client(&hub, None);
+    hub.publish(Bytes::from_static(&[1, 1, 1]), None);
+    ready(&rt, &mut s);
+    // Frame 2 handed out (head, bytes, delimiter), not yet written.
+    hub.publish(Bytes::from_static(&[2, 2, 2]), None);
+    let handed = rt.block_on(async {
+        let mut d = Vec::new();
+        for _ in 0..3 {
+            d.extend_from_slice(&s.next_chunk().await.unwrap());
+        }
+        d
+    });
+    assert!(handed.windows(3).any(|w| w == [2, 2, 2]));
+    // Frame 3 comes: no frame is chosen while the server holds bytes.
+    hub.publish(Bytes::from_static(&[3, 3, 3]), None);
+    let early = rt
+        .block_on(async { tokio::time::timeout(Duration::from_millis(100), s.next_chunk()).await });
+    assert!(early.is_err(), "a frame chosen while the last one waits");
+    // Written: frame 4 came meanwhile, and it is the one that goes.
+    hub.publish(Bytes::from_static(&[4, 4, 4]), None);
+    s.traffic().all_written();
+    let (data, _) = ready(&rt, &mut s);
+    assert!(data.windows(3).any(|w| w == [4, 4, 4]));
+    assert!(!data.windows(3).any(|w| w == [3, 3, 3]));
+    // A server that never says it wrote delays the stream, never stops it.
+    hub.publish(Bytes::from_static(&[5, 5, 5]), None);
+    rt.block_on(async {
+        for _ in 0..3 {
+            s.next_chunk().await.unwrap();
+        }
+    });
+    hub.publish(Bytes::from_static(&[6, 6, 6]), None);
+    let t = Instant::now();
+    let late = rt.block_on(async {
+        let mut d = Vec::new();
+        for _ in 0..2 {
+            d.extend_from_slice(&s.next_chunk().await.unwrap());
+        }
+        d
+    });
+    assert!(late.windows(3).any(|w| w == [6, 6, 6]));
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        t.elapsed()
+    );
 }

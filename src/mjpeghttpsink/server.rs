@@ -6,9 +6,11 @@
 //! watchdog per connection for clients that stop reading.
 //!
 //! What bounds a client: `TCP_NOTSENT_LOWAT` (the socket takes more only
-//! once less than `NOTSENT_LOWAT` of what it holds is unsent) and hyper's
-//! smallest write buffer, so that a slow client has about one frame in
-//! flight and skips to the newest frame each time. (A small `SO_SNDBUF`
+//! once less than `NOTSENT_LOWAT` of what it holds is unsent), hyper's
+//! smallest write buffer, and the stream choosing its next frame only once
+//! hyper has written the last one (`Traffic::all_written`), so that a slow
+//! client has about one frame in flight and skips to the newest frame each
+//! time. (A small `SO_SNDBUF`
 //! bounds it too, but also stalls fast clients: with one segment in flight
 //! the receiver delays its ACK by up to 40 ms, and 150 KB frames at 15 fps
 //! then lose every fourth frame on loopback.) Headers within
@@ -43,7 +45,7 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 });
 
 /// Unsent bytes a client's socket holds before it takes more.
-const NOTSENT_LOWAT: u32 = 16 * 1024;
+const NOTSENT_LOWAT: u32 = 8 * 1024;
 /// hyper's smallest write (and read) buffer.
 const MAX_BUF: usize = 8192;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -209,7 +211,7 @@ async fn stalled(traffic: &Traffic, timeout: Option<Duration>) {
     loop {
         tokio::time::sleep(tick).await;
         let now = traffic.written.load(Ordering::Relaxed);
-        if now != written || traffic.queued() == 0 {
+        if now != written || !traffic.unwritten.load(Ordering::Acquire) {
             written = now;
             since = Instant::now();
         } else if since.elapsed() >= timeout {
@@ -225,9 +227,14 @@ struct Counted {
 }
 
 impl Counted {
-    fn count(&self, r: &Poll<io::Result<usize>>) {
+    /// Counts a write of `offered` bytes; when it took them all, the
+    /// server's buffer is empty and the stream may choose its next frame.
+    fn count(&self, r: &Poll<io::Result<usize>>, offered: usize) {
         if let Poll::Ready(Ok(n)) = r {
             self.traffic.written.fetch_add(*n as u64, Ordering::Relaxed);
+            if *n == offered {
+                self.traffic.all_written();
+            }
         }
     }
 }
@@ -250,7 +257,7 @@ impl AsyncWrite for Counted {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.count(&r);
+        this.count(&r, buf.len());
         r
     }
 
@@ -261,7 +268,7 @@ impl AsyncWrite for Counted {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.count(&r);
+        this.count(&r, bufs.iter().map(|b| b.len()).sum());
         r
     }
 

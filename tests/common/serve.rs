@@ -81,6 +81,24 @@ impl Served {
         }
     }
 
+    /// Sets the pipeline playing and waits until it is (a live appsrc
+    /// refuses buffers with FLUSHING until then on 1.26+).
+    pub fn play(&self) {
+        self.pipeline.set_state(gst::State::Playing).unwrap();
+        let _ = self.pipeline.state(gst::ClockTime::from_seconds(5));
+        wait_for("the pipeline playing", || {
+            self.src.current_state() == gst::State::Playing
+        });
+    }
+
+    /// Waits until `/snapshot` gives `frame` (it has been rendered).
+    pub fn wait_served(&self, frame: &[u8]) {
+        wait_for("the frame served", || {
+            let (status, _, body) = get(self.port, "/snapshot?", &[]);
+            status == 200 && body == frame
+        });
+    }
+
     pub fn push(&self, frame: &[u8]) {
         self.src
             .push_buffer(gst::Buffer::from_slice(frame.to_vec()))
