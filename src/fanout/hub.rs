@@ -25,6 +25,9 @@ pub struct Frame {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Latest {
     pub frame: Option<Arc<Frame>>,
+    /// The frame before `frame`: a client that keeps up but was late by one
+    /// frame (its task ran after two frames came) still gets it.
+    pub previous: Option<Arc<Frame>>,
     pub ended: bool,
 }
 
@@ -165,7 +168,7 @@ impl Hub {
             arrived: Instant::now(),
         });
         self.latest.send_modify(|l| {
-            l.frame = Some(frame);
+            l.previous = l.frame.replace(frame);
             l.ended = false;
         });
         seq
@@ -188,6 +191,7 @@ impl Hub {
     pub fn clear(&self) {
         self.latest.send_replace(Latest {
             frame: None,
+            previous: None,
             ended: true,
         });
     }

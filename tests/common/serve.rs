@@ -217,13 +217,10 @@ pub fn request(
     headers: &[&str],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut s = connect(port);
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-    for h in headers {
-        req.push_str(h);
-        req.push_str("\r\n");
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
+    let mut all = vec!["Connection: close"];
+    all.extend_from_slice(headers);
+    s.write_all(request_head(method, path, &all).as_bytes())
+        .unwrap();
     let mut r = BufReader::new(s);
     let (status, hdrs) = read_head(&mut r);
     let mut body = Vec::new();
@@ -238,6 +235,16 @@ pub fn request(
         }
     }
     (status, hdrs, body)
+}
+
+/// A request's head: its line, Host, `headers`, the blank line.
+pub fn request_head(method: &str, path: &str, headers: &[&str]) -> String {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req + "\r\n"
 }
 
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -367,14 +374,10 @@ impl StreamClient {
 
     fn open_io(stream: Box<dyn ReadWrite>, path: &str, headers: &[&str]) -> StreamClient {
         let mut s = stream;
-        let mut req =
-            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: test-client\r\n");
-        for h in headers {
-            req.push_str(h);
-            req.push_str("\r\n");
-        }
-        req.push_str("\r\n");
-        s.write_all(req.as_bytes()).unwrap();
+        let mut all = vec!["User-Agent: test-client"];
+        all.extend_from_slice(headers);
+        s.write_all(request_head("GET", path, &all).as_bytes())
+            .unwrap();
         let mut r = BufReader::new(s);
         let (status, hdrs) = read_head(&mut r);
         let boundary = header(&hdrs, "content-type")
