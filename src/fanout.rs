@@ -25,6 +25,6 @@ mod tests;
 
 pub use hub::{ClientInfo, ClientStats, Frame, Hub, HubEvent, Traffic};
 pub use json::state_json;
-pub use pacing::{FpsMeter, RateCap};
+pub use pacing::{FpsMeter, MAX_FPS, MIN_FPS, RateCap};
 pub use parts::{Multipart, x_timestamp};
 pub use stream::FrameStream;

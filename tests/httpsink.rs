@@ -244,6 +244,7 @@ fn a_fps_cap_per_client() {
     let s = Served::start("", CAPS);
     s.push(&frames[0]);
     s.wait_received(1);
+    s.wait_served(&frames[0]);
     let mut capped = StreamClient::open(s.port, "/stream?fps=5");
     let mut full = StreamClient::open(s.port, "/stream");
     let feeder = s.feed(frames[1..].to_vec(), 15.0);
@@ -265,6 +266,7 @@ fn a_fps_cap_per_client() {
     let parts = counter.join().unwrap();
     assert_eq!(n_full, 46);
     // 3 s of a 15 fps stream at 5 fps: 15 frames, one more or less at the ends.
+    assert!(!parts.is_empty(), "the capped client got nothing");
     assert!((14..=17).contains(&parts.len()), "{} frames", parts.len());
     assert_eq!(header(&parts[0].headers, "x-framerate"), Some("5"));
     let (status, _, body) = get(s.port, "/stream?fps=fast", &[]);
@@ -473,6 +475,7 @@ fn a_paused_pipeline_keeps_its_clients_and_drops_the_ones_that_leave() {
     // A client that goes away while no frame comes is removed at once.
     let gone = StreamClient::open(s.port, "/stream");
     wait_for("two clients", || s.sink.property::<u32>("clients") == 2);
+    std::thread::sleep(std::time::Duration::from_millis(700));
     drop(gone);
     wait_for("the closed client removed", || {
         s.sink.property::<u32>("clients") == 1
@@ -480,7 +483,18 @@ fn a_paused_pipeline_keeps_its_clients_and_drops_the_ones_that_leave() {
     s.play();
     for f in &frames[1..] {
         s.push(f);
-        assert_eq!(&c.next_part().unwrap().data, f);
+        let part = c.next_part().unwrap();
+        assert_eq!(&part.data, f);
+        // The capture time moved on with the wall clock over the pause.
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64;
+        let behind = now_us - part.x_timestamp_us().unwrap() as i64;
+        assert!(
+            (0..500_000).contains(&behind),
+            "X-Timestamp {behind} us behind after a pause"
+        );
     }
     let names = s.message_names();
     assert_eq!(
@@ -547,5 +561,109 @@ fn a_recording_served_again_after_a_seek_at_its_end() {
         "{} frames after the seek",
         again.len()
     );
+    p.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn a_paused_recording_shows_its_preroll_frame_and_seeks() {
+    init();
+    let frames = frames(10, 64, 48, "ball");
+    let dir = TempDir::new("httpsink-preroll");
+    let path = dir.path("rec.mjpg");
+    std::fs::write(&path, frames.concat()).unwrap();
+    let p = gst::parse::launch(&format!(
+        "filesrc location={path:?} ! mjpegsplit framerate=10/1 ! mjpeghttpsink name=sink port=0"
+    ))
+    .unwrap();
+    let sink = p
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("sink")
+        .unwrap();
+    p.set_state(gst::State::Paused).unwrap();
+    let _ = p.state(gst::ClockTime::from_seconds(5));
+    let port = sink.property::<u32>("port") as u16;
+    let (status, _, body) = get(port, "/snapshot", &[]);
+    assert_eq!(
+        (status, body == frames[0]),
+        (200, true),
+        "the preroll frame"
+    );
+    p.seek_simple(
+        gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+        gst::ClockTime::from_mseconds(500),
+    )
+    .unwrap();
+    let _ = p.state(gst::ClockTime::from_seconds(5));
+    let (status, _, body) = get(port, "/snapshot", &[]);
+    assert_eq!(
+        (status, body == frames[5]),
+        (200, true),
+        "the frame sought to, while paused"
+    );
+    // Playing: the preroll frame is not sent twice.
+    let mut c = StreamClient::open(port, "/stream");
+    p.set_state(gst::State::Playing).unwrap();
+    let mut got = Vec::new();
+    while let Some(part) = c.next_part() {
+        got.push(part.data);
+    }
+    assert_eq!(got, frames[5..].to_vec());
+    p.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn a_bus_handler_may_stop_the_sink_when_the_last_client_goes() {
+    init();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = gst::parse::launch(&format!(
+        "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! jpegenc ! \
+         mjpeghttpsink name=sink port={port}"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = p.by_name("sink").unwrap();
+    let restarted = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (weak, r) = (p.downgrade(), restarted.clone());
+    p.bus().unwrap().set_sync_handler(move |_, msg| {
+        if msg
+            .structure()
+            .is_some_and(|s| s.name() == "mjpeghttpsink-no-clients")
+            && let Some(p) = weak.upgrade()
+        {
+            // What an application pausing its camera does, in the handler.
+            let sink = p.by_name("sink").unwrap();
+            let _ = sink.property::<gst::Structure>("stats");
+            let _ = sink.property::<u32>("port");
+            let t = std::time::Instant::now();
+            let ready = p.set_state(gst::State::Ready);
+            *r.lock().unwrap() = Some((ready.is_ok(), t.elapsed()));
+        }
+        gst::BusSyncReply::Drop
+    });
+    p.set_state(gst::State::Playing).unwrap();
+    let mut c = StreamClient::open(port, "/stream");
+    c.next_part().unwrap();
+    drop(c);
+    wait_for("the handler's READY", || {
+        restarted.lock().unwrap().is_some()
+    });
+    let (ready, took) = restarted.lock().unwrap().unwrap();
+    assert!(ready, "READY failed");
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "READY took {took:?}"
+    );
+    p.set_state(gst::State::Playing).unwrap();
+    // Serving again on the same port.
+    let mut c = StreamClient::open(port, "/stream");
+    assert!(c.next_part().is_some());
+    assert_eq!(sink.property::<u32>("port"), u32::from(port));
+    drop(c);
     p.set_state(gst::State::Null).unwrap();
 }

@@ -210,6 +210,21 @@ fn hostile_connections_cost_nothing_else() {
     );
     s.push(&frames[0]);
     s.wait_received(1);
+    // Clients that ask for a snapshot (200 KB) through a 4 KiB receive
+    // buffer and never read.
+    let snapshots: Vec<std::net::TcpStream> = (0..5)
+        .map(|_| {
+            let sock =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            sock.set_recv_buffer_size(4096).unwrap();
+            sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into())
+                .unwrap();
+            let mut t: std::net::TcpStream = sock.into();
+            t.write_all(b"GET /snapshot HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            t
+        })
+        .collect();
     // A client that asks for the stream and never reads.
     let mut stalled = connect(s.port);
     stalled
@@ -302,6 +317,23 @@ fn hostile_connections_cost_nothing_else() {
             !rest.starts_with(b"HTTP/1.1 200"),
             "{what}: {:?}",
             String::from_utf8_lossy(&rest)
+        );
+    }
+    for mut t in snapshots {
+        // Closed by the server after client-timeout: what it had, then the end.
+        t.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let end = t.read_to_end(&mut got);
+        assert!(
+            end.is_ok()
+                || end
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "a stalled snapshot reader is closed: {end:?}"
+        );
+        assert!(
+            got.len() < frames[0].len(),
+            "it could not have read the whole snapshot"
         );
     }
     let dripped = dripper.join().unwrap();

@@ -97,16 +97,18 @@ fn every_serving_recipe_serves() {
                     .unwrap_or("");
                 format!("{user}:{p}")
             });
-        let mut child = Command::new("sh")
-            .args(["-c", &format!("exec {cmd}")])
-            .current_dir(&dir.0)
-            .env("GST_PLUGIN_PATH", &plugin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = Killed(Some(
+            Command::new("sh")
+                .args(["-c", &format!("exec {cmd}")])
+                .current_dir(&dir.0)
+                .env("GST_PLUGIN_PATH", &plugin)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ));
         let t = Instant::now();
-        wait_listening(port, &mut child);
+        wait_listening(port, child.0.as_mut().unwrap());
         eprintln!("{cmd}: listening after {:?}", t.elapsed());
         let mut args = vec!["-s".to_string(), "-f".into(), "--retry".into(), "20".into()];
         args.extend([
@@ -166,11 +168,23 @@ fn every_serving_recipe_serves() {
             );
         }
         eprintln!("{cmd}: served, {:?}", t.elapsed());
-        let out = interrupt(child);
+        let out = interrupt(child.0.take().unwrap());
         eprintln!("{cmd}: ended, {:?}", t.elapsed());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("ERROR"), "{cmd}: {stderr}");
         assert!(out.status.success(), "{cmd}: {:?} {stderr}", out.status);
+    }
+}
+
+/// A recipe's process, killed if the test fails before it is interrupted.
+struct Killed(Option<std::process::Child>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Frame {
     pub data: Bytes,
     /// The `X-Timestamp` value (capture time), in nanoseconds.
     pub timestamp_ns: Option<u64>,
+    /// The frame rate of the caps it came with (`15/1`), for `X-Framerate`.
+    pub framerate: Option<String>,
     pub arrived: Instant,
 }
 
@@ -159,12 +161,18 @@ impl Hub {
     }
 
     /// Makes `data` the latest frame and wakes the clients. Never waits.
-    pub fn publish(&self, data: Bytes, timestamp_ns: Option<u64>) -> u64 {
+    pub fn publish(
+        &self,
+        data: Bytes,
+        timestamp_ns: Option<u64>,
+        framerate: Option<String>,
+    ) -> u64 {
         let seq = self.frames_in.fetch_add(1, Ordering::Relaxed) + 1;
         let frame = Arc::new(Frame {
             seq,
             data,
             timestamp_ns,
+            framerate,
             arrived: Instant::now(),
         });
         self.latest.send_modify(|l| {

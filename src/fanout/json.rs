@@ -46,7 +46,9 @@ fn client(s: &mut String, c: &ClientStats) {
         c.id,
         string(&c.address),
         string(&c.user_agent),
-        c.max_fps.map(number).unwrap_or("null".into()),
+        c.max_fps
+            .map(super::pacing::rate_text)
+            .unwrap_or("null".into()),
         c.frames_sent,
         c.frames_skipped,
         c.bytes_sent,
@@ -54,14 +56,6 @@ fn client(s: &mut String, c: &ClientStats) {
         c.fps,
         c.seconds
     );
-}
-
-fn number(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x}")
-    } else {
-        "null".into()
-    }
 }
 
 /// A JSON string literal.

@@ -10,21 +10,30 @@ use std::time::{Duration, Instant};
 /// camera sends every third frame, not 4 or 6 of them in some seconds.
 #[derive(Debug, Clone)]
 pub struct RateCap {
+    fps: f64,
     interval: Duration,
     next: Option<Instant>,
 }
 
+/// The rates a cap may have (`?fps=`): one frame in 1000 s to 1000 a second.
+pub const MIN_FPS: f64 = 0.001;
+pub const MAX_FPS: f64 = 1000.0;
+
 impl RateCap {
-    /// `None` for a rate that is not a positive finite number.
+    /// `None` for a rate outside `MIN_FPS..=MAX_FPS` (or not a number).
     pub fn new(fps: f64) -> Option<Self> {
-        if !(fps.is_finite() && fps > 0.0) {
+        if !(MIN_FPS..=MAX_FPS).contains(&fps) {
             return None;
         }
-        let interval = Duration::from_secs_f64((1.0 / fps).min(3600.0));
         Some(RateCap {
-            interval,
+            fps,
+            interval: Duration::from_secs_f64(1.0 / fps),
             next: None,
         })
+    }
+
+    pub fn fps(&self) -> f64 {
+        self.fps
     }
 
     /// When a frame may be sent, if not now.
@@ -81,4 +90,17 @@ impl FpsMeter {
             self.times.pop_front();
         }
     }
+}
+
+/// A caps frame rate (`30000/1001`, `15/1`, `15`) as a number.
+pub fn fraction(f: &str) -> Option<f64> {
+    let (n, d) = f.split_once('/').unwrap_or((f, "1"));
+    let (n, d): (f64, f64) = (n.trim().parse().ok()?, d.trim().parse().ok()?);
+    (d > 0.0 && n.is_finite()).then(|| n / d)
+}
+
+/// A rate for `X-Framerate` and `/state`: at most three decimals.
+pub fn rate_text(fps: f64) -> String {
+    let s = format!("{fps:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }

@@ -20,7 +20,6 @@ pub struct FrameStream {
     handle: ClientHandle,
     rx: watch::Receiver<Latest>,
     multipart: Multipart,
-    framerate: Option<String>,
     early_headers: bool,
     cap: Option<RateCap>,
     last_seq: u64,
@@ -30,8 +29,7 @@ pub struct FrameStream {
 }
 
 impl FrameStream {
-    /// A new stream client of `hub`. `framerate` is sent as `X-Framerate`.
-    /// With `early_headers` (for browsers) each part's headers go out right
+    /// A new stream client of `hub`. With `early_headers` (for browsers) each part's headers go out right
     /// after the previous frame, without Content-Length and X-Timestamp
     /// (which are not known yet), so that Chromium shows each frame when it
     /// comes instead of one frame late.
@@ -40,7 +38,6 @@ impl FrameStream {
         info: ClientInfo,
         traffic: Arc<Traffic>,
         multipart: Multipart,
-        framerate: Option<String>,
         early_headers: bool,
     ) -> Self {
         let cap = info.max_fps.and_then(RateCap::new);
@@ -51,7 +48,6 @@ impl FrameStream {
             handle,
             rx,
             multipart,
-            framerate,
             early_headers,
             cap,
             last_seq: 0,
@@ -107,11 +103,24 @@ impl FrameStream {
             self.drained().await;
             let latest = self.rx.borrow_and_update().clone();
             if let Some(frame) = self.next_frame(&latest) {
-                if let Some(cap) = &self.cap
+                if !latest.ended
+                    && let Some(cap) = &self.cap
                     && let Some(at) = cap.wait_until(Instant::now())
                 {
-                    // Wait out the cap, then take whatever is newest then.
-                    tokio::time::sleep_until(at.into()).await;
+                    // Wait out the cap (or the end of the stream, which
+                    // sends the last frame at once), then take the newest.
+                    let sleep = tokio::time::sleep_until(at.into());
+                    tokio::pin!(sleep);
+                    loop {
+                        tokio::select! {
+                            _ = &mut sleep => break,
+                            changed = self.rx.changed() => {
+                                if changed.is_err() || self.rx.borrow().ended {
+                                    break;
+                                }
+                            }
+                        }
+                    }
                     continue;
                 }
                 self.queue_frame(&frame);
@@ -179,10 +188,21 @@ impl FrameStream {
         client.frames_sent.fetch_add(1, Ordering::Relaxed);
         client.fps.lock().unwrap().tick(now);
         if !self.early_headers {
+            // A capped client is told its own rate when it is below the
+            // stream's.
+            let framerate = match (&self.cap, frame.framerate.as_deref()) {
+                (Some(cap), f)
+                    if f.and_then(super::pacing::fraction)
+                        .is_none_or(|r| cap.fps() < r) =>
+                {
+                    Some(super::pacing::rate_text(cap.fps()))
+                }
+                (_, f) => f.map(str::to_string),
+            };
             self.pending.push_back(self.multipart.head(
                 frame.data.len(),
                 frame.timestamp_ns,
-                self.framerate.as_deref(),
+                framerate.as_deref(),
             ));
         }
         self.pending.push_back(frame.data.clone());

@@ -30,7 +30,6 @@ fn client(hub: &Arc<Hub>, fps: Option<f64>) -> FrameStream {
         info,
         Arc::new(Traffic::default()),
         Multipart::new(0xabc),
-        Some("15/1".into()),
         false,
     )
 }
@@ -117,8 +116,16 @@ fn the_bytes_of_a_stream() {
 fn a_new_client_gets_the_latest_frame_at_once_then_every_new_one() {
     let rt = runtime();
     let hub = Arc::new(Hub::new());
-    hub.publish(Bytes::from_static(GRAY), Some(1_000_000_000));
-    hub.publish(Bytes::from_static(RGB), Some(1_066_666_666));
+    hub.publish(
+        Bytes::from_static(GRAY),
+        Some(1_000_000_000),
+        Some("15/1".into()),
+    );
+    hub.publish(
+        Bytes::from_static(RGB),
+        Some(1_066_666_666),
+        Some("15/1".into()),
+    );
     let mut s = client(&hub, None);
     let (mut data, ended) = ready(&rt, &mut s);
     assert!(!ended);
@@ -126,6 +133,7 @@ fn a_new_client_gets_the_latest_frame_at_once_then_every_new_one() {
         hub.publish(
             Bytes::from_static(if k % 2 == 0 { GRAY } else { RGB }),
             Some(2_000_000_000 + k * 1000),
+            Some("15/1".into()),
         );
         let (more, _) = ready(&rt, &mut s);
         data.extend(more);
@@ -164,7 +172,7 @@ fn a_slow_client_skips_to_the_latest_frame() {
     let mut slow = client(&hub, None);
     let mut fast_data = Vec::new();
     for k in 0..10u64 {
-        hub.publish(Bytes::from(vec![k as u8; 3]), None);
+        hub.publish(Bytes::from(vec![k as u8; 3]), None, Some("15/1".into()));
         fast_data.extend(ready(&rt, &mut fast).0);
     }
     // The slow client reads only now: the newest frame, nothing between.
@@ -180,13 +188,13 @@ fn a_slow_client_skips_to_the_latest_frame() {
             "fast client lost frame {k}"
         );
     }
-    hub.publish(Bytes::from_static(&[10, 10, 10]), None);
+    hub.publish(Bytes::from_static(&[10, 10, 10]), None, Some("15/1".into()));
     ready(&rt, &mut slow);
     let stats = hub.clients();
     let slow_stats = stats.iter().find(|c| c.id == slow.id()).unwrap();
     assert_eq!((slow_stats.frames_sent, slow_stats.frames_skipped), (2, 0));
     for k in 11..16u8 {
-        hub.publish(Bytes::from(vec![k; 3]), None);
+        hub.publish(Bytes::from(vec![k; 3]), None, Some("15/1".into()));
     }
     ready(&rt, &mut slow);
     let stats = hub.clients();
@@ -200,7 +208,7 @@ fn a_slow_client_skips_to_the_latest_frame() {
 fn a_client_after_the_end_gets_the_last_frame_and_the_close() {
     let rt = runtime();
     let hub = Arc::new(Hub::new());
-    hub.publish(Bytes::from_static(GRAY), None);
+    hub.publish(Bytes::from_static(GRAY), None, Some("15/1".into()));
     hub.end();
     let mut s = client(&hub, None);
     let (data, ended) = ready(&rt, &mut s);
@@ -289,12 +297,12 @@ fn a_capped_client_gets_the_newest_frame_at_its_rate() {
     let rt = runtime();
     let hub = Arc::new(Hub::new());
     let mut s = client(&hub, Some(10.0));
-    hub.publish(Bytes::from_static(&[1, 1, 1]), None);
+    hub.publish(Bytes::from_static(&[1, 1, 1]), None, Some("15/1".into()));
     let (data, _) = ready(&rt, &mut s);
     assert!(data.windows(3).any(|w| w == [1, 1, 1]));
     // Two frames within the 100 ms: only the second, after the wait.
-    hub.publish(Bytes::from_static(&[2, 2, 2]), None);
-    hub.publish(Bytes::from_static(&[3, 3, 3]), None);
+    hub.publish(Bytes::from_static(&[2, 2, 2]), None, Some("15/1".into()));
+    hub.publish(Bytes::from_static(&[3, 3, 3]), None, Some("15/1".into()));
     let t = Instant::now();
     let data = rt.block_on(async {
         let mut data = Vec::new();
@@ -333,7 +341,11 @@ fn the_state_document() {
         none,
         "{\"caps\":null,\"frames_in\":0,\"ended\":false,\"latest\":null,\"clients_count\":0,\"clients\":[]}"
     );
-    hub.publish(Bytes::from_static(GRAY), Some(5_000_001_000));
+    hub.publish(
+        Bytes::from_static(GRAY),
+        Some(5_000_001_000),
+        Some("15/1".into()),
+    );
     let info = ClientInfo {
         address: "[::1]:5000".into(),
         user_agent: "a \"quoted\"\\ agent\u{1}\n".into(),
@@ -344,7 +356,6 @@ fn the_state_document() {
         info,
         Arc::new(Traffic::default()),
         Multipart::new(1),
-        None,
         false,
     );
     let doc = state_json(&hub, Some("image/jpeg, width=(int)8"), false);
@@ -364,10 +375,10 @@ fn the_state_document() {
 fn browsers_get_each_parts_headers_ahead() {
     let rt = runtime();
     let hub = Arc::new(Hub::new());
-    hub.publish(Bytes::from_static(GRAY), Some(1));
+    hub.publish(Bytes::from_static(GRAY), Some(1), Some("15/1".into()));
     let info = ClientInfo::default();
     let traffic = Arc::new(Traffic::default());
-    let mut s = FrameStream::new(&hub, info, traffic, Multipart::new(7), None, true);
+    let mut s = FrameStream::new(&hub, info, traffic, Multipart::new(7), true);
     let (mut data, _) = ready(&rt, &mut s);
     let d = "--mjpeghttpsink-0000000000000007";
     let ahead = format!("{d}\r\nContent-Type: image/jpeg\r\n\r\n");
@@ -378,7 +389,7 @@ fn browsers_get_each_parts_headers_ahead() {
         data, expected,
         "the next part's headers right after the frame"
     );
-    hub.publish(Bytes::from_static(RGB), Some(2));
+    hub.publish(Bytes::from_static(RGB), Some(2), Some("15/1".into()));
     hub.end();
     data.extend(ready(&rt, &mut s).0);
     let (out, _) = crate::properties::split_with(&data, 1 << 24, || 1000);
@@ -398,10 +409,10 @@ fn the_next_frame_is_chosen_once_the_last_one_was_written() {
     let rt = runtime();
     let hub = Arc::new(Hub::new());
     let mut s = client(&hub, None);
-    hub.publish(Bytes::from_static(&[1, 1, 1]), None);
+    hub.publish(Bytes::from_static(&[1, 1, 1]), None, Some("15/1".into()));
     ready(&rt, &mut s);
     // Frame 2 handed out (head, bytes, delimiter), not yet written.
-    hub.publish(Bytes::from_static(&[2, 2, 2]), None);
+    hub.publish(Bytes::from_static(&[2, 2, 2]), None, Some("15/1".into()));
     let handed = rt.block_on(async {
         let mut d = Vec::new();
         for _ in 0..3 {
@@ -411,24 +422,24 @@ fn the_next_frame_is_chosen_once_the_last_one_was_written() {
     });
     assert!(handed.windows(3).any(|w| w == [2, 2, 2]));
     // Frame 3 comes: no frame is chosen while the server holds bytes.
-    hub.publish(Bytes::from_static(&[3, 3, 3]), None);
+    hub.publish(Bytes::from_static(&[3, 3, 3]), None, Some("15/1".into()));
     let early = rt
         .block_on(async { tokio::time::timeout(Duration::from_millis(100), s.next_chunk()).await });
     assert!(early.is_err(), "a frame chosen while the last one waits");
     // Written: frames 4 and 5 came meanwhile, and the newest goes.
-    hub.publish(Bytes::from_static(&[4, 4, 4]), None);
-    hub.publish(Bytes::from_static(&[5, 5, 5]), None);
+    hub.publish(Bytes::from_static(&[4, 4, 4]), None, Some("15/1".into()));
+    hub.publish(Bytes::from_static(&[5, 5, 5]), None, Some("15/1".into()));
     s.traffic().all_written();
     let (data, _) = ready(&rt, &mut s);
     assert_eq!(parts(&data), [vec![5, 5, 5]]);
     // A server that never says it wrote delays the stream, never stops it.
-    hub.publish(Bytes::from_static(&[6, 6, 6]), None);
+    hub.publish(Bytes::from_static(&[6, 6, 6]), None, Some("15/1".into()));
     rt.block_on(async {
         for _ in 0..3 {
             s.next_chunk().await.unwrap();
         }
     });
-    hub.publish(Bytes::from_static(&[7, 7, 7]), None);
+    hub.publish(Bytes::from_static(&[7, 7, 7]), None, Some("15/1".into()));
     let t = Instant::now();
     let late = rt.block_on(async {
         let mut d = Vec::new();
@@ -451,18 +462,97 @@ fn a_client_one_frame_late_loses_nothing() {
     let hub = Arc::new(Hub::new());
     let mut s = client(&hub, None);
     let mut data = Vec::new();
-    hub.publish(Bytes::from_static(&[1, 1, 1]), None);
+    hub.publish(Bytes::from_static(&[1, 1, 1]), None, Some("15/1".into()));
     data.extend(ready(&rt, &mut s).0);
     // Two frames before the client's task runs: it gets both, in order.
-    hub.publish(Bytes::from_static(&[2, 2, 2]), None);
-    hub.publish(Bytes::from_static(&[3, 3, 3]), None);
+    hub.publish(Bytes::from_static(&[2, 2, 2]), None, Some("15/1".into()));
+    hub.publish(Bytes::from_static(&[3, 3, 3]), None, Some("15/1".into()));
     data.extend(ready(&rt, &mut s).0);
     // Three: it is behind, not late: the newest.
     for k in 4..=6u8 {
-        hub.publish(Bytes::from(vec![k; 3]), None);
+        hub.publish(Bytes::from(vec![k; 3]), None, Some("15/1".into()));
     }
     data.extend(ready(&rt, &mut s).0);
     let got: Vec<u8> = parts(&data).iter().map(|p| p[0]).collect();
     assert_eq!(got, [1, 2, 3, 6]);
     assert_eq!(hub.clients()[0].frames_skipped, 2);
+}
+
+#[test]
+fn rates_as_text_and_numbers() {
+    use super::pacing::{fraction, rate_text};
+    assert_eq!(
+        fraction("30000/1001").map(|f| (f * 1000.0).round()),
+        Some(29970.0)
+    );
+    assert_eq!(fraction("15/1"), Some(15.0));
+    assert_eq!(fraction("15"), Some(15.0));
+    assert_eq!(fraction("0/0"), None);
+    assert_eq!(rate_text(5.0), "5");
+    assert_eq!(rate_text(2.5), "2.5");
+    assert_eq!(rate_text(0.001), "0.001");
+    assert_eq!(rate_text(1.0 / 3.0), "0.333");
+    assert!(RateCap::new(0.0005).is_none() && RateCap::new(1001.0).is_none());
+}
+
+#[test]
+fn x_framerate_follows_the_caps_and_the_cap() {
+    let rt = runtime();
+    let hub = Arc::new(Hub::new());
+    let mut plain = client(&hub, None);
+    let mut capped = client(&hub, Some(2.5));
+    let mut data = (Vec::new(), Vec::new());
+    for (k, rate) in [Some("10/1"), Some("5/1"), None, Some("1/1")]
+        .into_iter()
+        .enumerate()
+    {
+        hub.publish(
+            Bytes::from(vec![k as u8; 3]),
+            None,
+            rate.map(str::to_string),
+        );
+        data.0.extend(ready(&rt, &mut plain).0);
+        // (The capped client takes its frames as its cap allows.)
+        std::thread::sleep(Duration::from_millis(420));
+        data.1.extend(ready(&rt, &mut capped).0);
+    }
+    let rates = |d: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(d)
+            .split("\r\n\r\n")
+            .filter(|h| h.contains("Content-Length"))
+            .map(|h| {
+                h.lines()
+                    .find_map(|l| l.strip_prefix("X-Framerate: "))
+                    .unwrap_or("-")
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(rates(&data.0), ["10/1", "5/1", "-", "1/1"]);
+    assert_eq!(rates(&data.1), ["2.5", "2.5", "2.5", "1/1"]);
+}
+
+#[test]
+fn a_capped_client_gets_the_end_at_once() {
+    let rt = runtime();
+    let hub = Arc::new(Hub::new());
+    let mut s = client(&hub, Some(0.01));
+    hub.publish(Bytes::from_static(&[1, 1, 1]), None, None);
+    ready(&rt, &mut s);
+    hub.publish(Bytes::from_static(&[2, 2, 2]), None, None);
+    let t = Instant::now();
+    let end = rt.block_on(async {
+        let waiting = tokio::time::timeout(Duration::from_millis(200), s.next_chunk()).await;
+        assert!(waiting.is_err(), "the cap holds frame 2 back");
+        hub.end();
+        let mut d = Vec::new();
+        while let Some(c) = s.next_chunk().await {
+            d.extend_from_slice(&c);
+            s.traffic().all_written();
+        }
+        d
+    });
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(parts(&end), [vec![2, 2, 2]], "the last frame, then the end");
+    assert!(end.ends_with(b"--\r\n"));
 }

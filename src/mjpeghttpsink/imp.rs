@@ -32,6 +32,8 @@ pub struct MjpegHttpSink {
     hub: Arc<Hub>,
     media: Arc<Mutex<Media>>,
     clock: Mutex<WallClock>,
+    /// The buffer published last (the preroll frame is rendered again).
+    last_published: Mutex<Option<usize>>,
     snapshot_insert_dht: Arc<AtomicBool>,
 }
 
@@ -48,6 +50,7 @@ impl ObjectSubclass for MjpegHttpSink {
             hub: Arc::new(Hub::new()),
             media: Arc::new(Mutex::new(Media::default())),
             clock: Mutex::new(WallClock::default()),
+            last_published: Mutex::new(None),
             snapshot_insert_dht: Arc::new(AtomicBool::new(
                 super::settings::DEFAULT_SNAPSHOT_INSERT_DHT,
             )),
@@ -64,8 +67,20 @@ impl ObjectImpl for MjpegHttpSink {
         self.parent_constructed();
         let weak = self.obj().downgrade();
         self.hub.set_listener(move |event| {
-            if let Some(obj) = weak.upgrade() {
-                obj.imp().post_client_event(event);
+            let weak = weak.clone();
+            let post = move || {
+                if let Some(obj) = weak.upgrade() {
+                    obj.imp().post_client_event(event);
+                }
+            };
+            // Clients come and go on the server's runtime: the message is
+            // posted off its worker thread, so that a bus sync handler may
+            // change the state (and stop the server) right there.
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn_blocking(post);
+                }
+                Err(_) => post(),
             }
         });
     }
@@ -199,6 +214,16 @@ impl BaseSinkImpl for MjpegHttpSink {
         Ok(())
     }
 
+    fn prepare(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // Not playing: this is the preroll frame (a paused recording, a
+        // seek while paused); new clients and snapshots see it at once.
+        // Playing, the frame waits for its time and goes out in render.
+        if self.obj().current_state() != gst::State::Playing {
+            self.publish(buffer);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
     fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.publish(buffer);
         Ok(gst::FlowSuccess::Ok)
@@ -212,7 +237,7 @@ impl BaseSinkImpl for MjpegHttpSink {
             }
             gst::EventView::FlushStop(_) => {
                 self.hub.reopen();
-                self.clock.lock().unwrap().reset();
+                *self.last_published.lock().unwrap() = None;
             }
             _ => {}
         }
@@ -291,31 +316,37 @@ impl MjpegHttpSink {
     fn close(&self) {
         // Streams end properly, then the port and every connection close.
         self.hub.end();
-        if let Some(r) = self.running.lock().unwrap().take() {
+        // Not under the lock: the server's last connections post messages
+        // whose handlers may read `stats` or `port`.
+        let running = self.running.lock().unwrap().take();
+        if let Some(r) = running {
             r.server.stop();
         }
         self.hub.clear();
         self.clock.lock().unwrap().reset();
+        *self.last_published.lock().unwrap() = None;
         *self.media.lock().unwrap() = Media::default();
     }
 
     fn publish(&self, buffer: &gst::Buffer) {
         let obj = self.obj();
+        {
+            // The preroll frame comes to render again once playing.
+            let key = buffer.as_ptr() as usize;
+            let mut last = self.last_published.lock().unwrap();
+            if *last == Some(key) {
+                return;
+            }
+            *last = Some(key);
+        }
         let segment = obj.segment();
         let running = buffer.pts().and_then(|pts| {
             segment
                 .downcast_ref::<gst::ClockTime>()
                 .and_then(|s| s.to_running_time(pts))
         });
-        let now_running = obj
-            .clock()
-            .zip(obj.base_time())
-            .and_then(|(c, base)| c.time().checked_sub(base));
-        let timestamp = self
-            .clock
-            .lock()
-            .unwrap()
-            .timestamp(buffer, running, now_running);
+        let clock = obj.clock().map(|c| c.time()).zip(obj.base_time());
+        let timestamp = self.clock.lock().unwrap().timestamp(buffer, running, clock);
         let data = match buffer.clone().into_mapped_buffer_readable() {
             Ok(map) => Bytes::from_owner(map),
             Err(_) => {
@@ -323,7 +354,8 @@ impl MjpegHttpSink {
                 return;
             }
         };
-        let seq = self.hub.publish(data, timestamp);
+        let framerate = self.media.lock().unwrap().framerate.clone();
+        let seq = self.hub.publish(data, timestamp, framerate);
         gst::trace!(
             CAT,
             imp = self,

@@ -6,7 +6,9 @@
 
 use super::CAT;
 use super::body::Body;
-use crate::fanout::{ClientInfo, FrameStream, Hub, Multipart, Traffic, state_json};
+use crate::fanout::{
+    ClientInfo, FrameStream, Hub, MAX_FPS, MIN_FPS, Multipart, Traffic, state_json,
+};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
@@ -200,12 +202,12 @@ fn stream<B>(
     let max_fps = match param(query, "fps") {
         None | Some("") => None,
         Some(v) => match v.parse::<f64>() {
-            Ok(f) if f.is_finite() && f > 0.0 => Some(f),
+            Ok(f) if (MIN_FPS..=MAX_FPS).contains(&f) => Some(f),
             _ => {
                 return status(
                     StatusCode::BAD_REQUEST,
                     &format!(
-                        "fps={} is not a rate: use a number above 0, as fps=5\n",
+                        "fps={} is not a rate: use a number from {MIN_FPS} to {MAX_FPS}, as fps=5\n",
                         v.escape_debug()
                     ),
                 );
@@ -240,13 +242,6 @@ fn stream<B>(
     if head {
         return r;
     }
-    let media = ctx.media.lock().unwrap().clone();
-    // A capped client is told its own rate when it is below the stream's.
-    let framerate = match (max_fps, media.framerate) {
-        (Some(cap), Some(f)) if fraction(&f).is_some_and(|r| cap < r) => Some(format!("{cap}")),
-        (Some(cap), None) => Some(format!("{cap}")),
-        (_, f) => f,
-    };
     let user_agent: String = req
         .headers()
         .get(header::USER_AGENT)
@@ -276,17 +271,10 @@ fn stream<B>(
         info,
         traffic.clone(),
         ctx.multipart.clone(),
-        framerate,
         early,
     );
     *r.body_mut() = Body::stream(s);
     r
-}
-
-fn fraction(f: &str) -> Option<f64> {
-    let (n, d) = f.split_once('/').unwrap_or((f, "1"));
-    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
-    (d > 0.0).then(|| n / d)
 }
 
 fn content(code: StatusCode, mime: &'static str, data: bytes::Bytes, head: bool) -> Response<Body> {
@@ -408,11 +396,5 @@ mod tests {
         assert_eq!(param("action=stream", "action"), Some("stream"));
         assert_eq!(param("fps", "fps"), Some(""));
         assert_eq!(param("", "fps"), None);
-        assert_eq!(
-            fraction("30000/1001").map(|f| (f * 1000.0).round()),
-            Some(29970.0)
-        );
-        assert_eq!(fraction("15/1"), Some(15.0));
-        assert_eq!(fraction("0/0"), None);
     }
 }

@@ -199,8 +199,8 @@ async fn serve(
     }
 }
 
-/// Returns when bytes have waited for the client for `timeout` without it
-/// taking any.
+/// Returns when bytes (of any response) have waited for the client for
+/// `timeout` without it taking any.
 async fn stalled(traffic: &Traffic, timeout: Option<Duration>) {
     let Some(timeout) = timeout else {
         return std::future::pending().await;
@@ -229,12 +229,20 @@ struct Counted {
 impl Counted {
     /// Counts a write of `offered` bytes; when it took them all, the
     /// server's buffer is empty and the stream may choose its next frame.
+    /// A write the socket did not take whole (any response: a snapshot, the
+    /// state) marks bytes waiting, which the stalled-client watchdog sees.
     fn count(&self, r: &Poll<io::Result<usize>>, offered: usize) {
-        if let Poll::Ready(Ok(n)) = r {
-            self.traffic.written.fetch_add(*n as u64, Ordering::Relaxed);
-            if *n == offered {
-                self.traffic.all_written();
+        match r {
+            Poll::Ready(Ok(n)) => {
+                self.traffic.written.fetch_add(*n as u64, Ordering::Relaxed);
+                if *n == offered {
+                    self.traffic.all_written();
+                } else {
+                    self.traffic.unwritten.store(true, Ordering::Release);
+                }
             }
+            Poll::Pending => self.traffic.unwritten.store(true, Ordering::Release),
+            Poll::Ready(Err(_)) => {}
         }
     }
 }
