@@ -356,3 +356,41 @@ fn hostile_connections_cost_nothing_else() {
     );
     assert!(s.errors().is_empty());
 }
+
+#[test]
+fn clients_never_hold_the_buffers_of_a_source_pool() {
+    use gst::prelude::*;
+    // A source with a pool of two buffers (a capture device, a hardware
+    // decoder): the sink must give each back although clients still read
+    // frames (here one that never reads, and the latest two kept for others).
+    let frames = frames(12, 320, 240, "ball");
+    let size = frames.iter().map(Vec::len).max().unwrap();
+    let s = Served::start("", "image/jpeg,width=320,height=240,framerate=15/1");
+    let pool = gst::BufferPool::new();
+    let mut config = pool.config();
+    config.set_params(None, size as u32, 2, 2);
+    pool.set_config(config).unwrap();
+    pool.set_active(true).unwrap();
+    let mut stalled = connect(s.port);
+    stalled
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut reader = StreamClient::open(s.port, "/stream");
+    for (k, f) in frames.iter().enumerate() {
+        let params =
+            gst::BufferPoolAcquireParams::with_flags(gst::BufferPoolAcquireFlags::DONTWAIT);
+        let mut b = pool.acquire_buffer(Some(&params)).unwrap_or_else(|e| {
+            panic!("frame {k}: the pool is empty ({e:?}): the sink holds its buffers")
+        });
+        {
+            let b = b.get_mut().unwrap();
+            b.set_size(f.len());
+            b.copy_from_slice(0, f).unwrap();
+        }
+        s.src.push_buffer(b).unwrap();
+        s.wait_served(f);
+        assert_eq!(&reader.next_part().unwrap().data, f);
+    }
+    drop(stalled);
+    pool.set_active(false).unwrap();
+}

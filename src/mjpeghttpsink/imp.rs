@@ -347,8 +347,11 @@ impl MjpegHttpSink {
         });
         let clock = obj.clock().map(|c| c.time()).zip(obj.base_time());
         let timestamp = self.clock.lock().unwrap().timestamp(buffer, running, clock);
-        let data = match buffer.clone().into_mapped_buffer_readable() {
-            Ok(map) => Bytes::from_owner(map),
+        // One copy a frame, shared by every client: upstream's buffer goes
+        // back at once, so that slow clients never hold buffers of a
+        // source's pool (a capture device, a hardware decoder) and starve it.
+        let data = match buffer.map_readable() {
+            Ok(map) => Bytes::copy_from_slice(&map),
             Err(_) => {
                 gst::warning!(CAT, imp = self, "cannot read a buffer; it is not served");
                 return;
