@@ -25,16 +25,7 @@ fn a_hundred_clients_at_15_fps_get_every_frame() {
     s.push(&frames[0]);
     s.wait_received(1);
     let clients: Vec<_> = (0..100)
-        .map(|_| {
-            let mut c = StreamClient::open(s.port, "/stream");
-            std::thread::spawn(move || {
-                let mut got = Vec::new();
-                while let Some(p) = c.next_part() {
-                    got.push(p.data);
-                }
-                got
-            })
-        })
+        .map(|_| read_all(StreamClient::open(s.port, "/stream")))
         .collect();
     wait_for("100 clients", || {
         json_number(&s.state(), "clients_count") == Some(100.0)
@@ -104,14 +95,7 @@ fn a_slow_client_skips_frames_and_stays_within_a_second() {
     let s = Served::start("", "image/jpeg,width=640,height=480,framerate=15/1");
     s.push(&frames[0]);
     s.wait_received(1);
-    let mut fast = StreamClient::open(s.port, "/stream");
-    let fast_reader = std::thread::spawn(move || {
-        let mut got = Vec::new();
-        while let Some(p) = fast.next_part() {
-            got.push(p.data);
-        }
-        got
-    });
+    let fast_reader = read_all(StreamClient::open(s.port, "/stream"));
     let until = Instant::now() + Duration::from_millis(5500);
     let slow = slow_reader(s.port, 2 * size, until);
     let started = Instant::now();
@@ -275,14 +259,7 @@ fn hostile_connections_cost_nothing_else() {
         String::from_utf8_lossy(&answer)
     );
     // Meanwhile a normal client gets every frame and the pipeline is on time.
-    let mut normal = StreamClient::open(s.port, "/stream");
-    let reader = std::thread::spawn(move || {
-        let mut got = Vec::new();
-        while let Some(p) = normal.next_part() {
-            got.push(p.data);
-        }
-        got
-    });
+    let reader = read_all(StreamClient::open(s.port, "/stream"));
     let started = Instant::now();
     s.feed(frames[1..].to_vec(), 15.0).join().unwrap();
     let fed = started.elapsed();

@@ -328,6 +328,19 @@ impl<R: BufRead> Read for Dechunk<R> {
     }
 }
 
+/// Reads `c`'s first part here (so that its first frame is the one there
+/// is now), then every other part on a thread, to the end of the stream.
+pub fn read_all(mut c: StreamClient) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
+    let first = c.next_part().expect("a first frame");
+    std::thread::spawn(move || {
+        let mut got = vec![first.data];
+        while let Some(p) = c.next_part() {
+            got.push(p.data);
+        }
+        got
+    })
+}
+
 pub trait ReadWrite: Read + Write + Send {}
 impl<T: Read + Write + Send> ReadWrite for T {}
 
