@@ -507,24 +507,31 @@ fn a_paused_pipeline_keeps_its_clients_and_drops_the_ones_that_leave() {
     );
 }
 
-#[test]
-fn a_recording_served_again_after_a_seek_at_its_end() {
-    init();
-    let frames = frames(8, 64, 48, "ball");
-    let dir = TempDir::new("httpsink-seek");
-    let path = dir.path("rec.mjpg");
+/// `frames` as a recording, `filesrc ! mjpegsplit framerate=RATE !
+/// mjpeghttpsink port=0`, set to PAUSED: its directory, pipeline and port.
+fn paused_recording(tag: &str, frames: &[Vec<u8>], rate: &str) -> (TempDir, gst::Element, u16) {
+    let dir = TempDir::new(tag);
+    let path = dir.path("recording.jpeg-stream");
     std::fs::write(&path, frames.concat()).unwrap();
     let p = gst::parse::launch(&format!(
-        "filesrc location={path:?} ! mjpegsplit framerate=30/1 ! mjpeghttpsink name=sink port=0"
+        "filesrc location={path:?} ! mjpegsplit framerate={rate} ! mjpeghttpsink name=sink port=0"
     ))
     .unwrap();
+    p.set_state(gst::State::Paused).unwrap();
     let sink = p
         .downcast_ref::<gst::Bin>()
         .unwrap()
         .by_name("sink")
         .unwrap();
-    p.set_state(gst::State::Paused).unwrap();
     let port = sink.property::<u32>("port") as u16;
+    (dir, p, port)
+}
+
+#[test]
+fn a_recording_served_again_after_a_seek_at_its_end() {
+    init();
+    let frames = frames(8, 64, 48, "ball");
+    let (_dir, p, port) = paused_recording("httpsink-seek", &frames, "25/1");
     let reader = read_all(StreamClient::open(port, "/stream"));
     p.set_state(gst::State::Playing).unwrap();
     let bus = p.bus().unwrap();
@@ -567,21 +574,8 @@ fn a_recording_served_again_after_a_seek_at_its_end() {
 fn a_paused_recording_shows_its_preroll_frame_and_seeks() {
     init();
     let frames = frames(10, 64, 48, "ball");
-    let dir = TempDir::new("httpsink-preroll");
-    let path = dir.path("rec.mjpg");
-    std::fs::write(&path, frames.concat()).unwrap();
-    let p = gst::parse::launch(&format!(
-        "filesrc location={path:?} ! mjpegsplit framerate=10/1 ! mjpeghttpsink name=sink port=0"
-    ))
-    .unwrap();
-    let sink = p
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap();
-    p.set_state(gst::State::Paused).unwrap();
+    let (_dir, p, port) = paused_recording("httpsink-preroll", &frames, "10/1");
     let _ = p.state(gst::ClockTime::from_seconds(5));
-    let port = sink.property::<u32>("port") as u16;
     let (status, _, body) = get(port, "/snapshot", &[]);
     assert_eq!(
         (status, body == frames[0]),
