@@ -670,3 +670,79 @@ fn a_bus_handler_may_stop_the_sink_when_the_last_client_goes() {
     drop(c);
     p.set_state(gst::State::Null).unwrap();
 }
+
+/// A decodable JPEG of about 13.1 MB (over 8 MiB): `gray.jpg` with 200 full
+/// comment segments of `fill` after its SOI.
+fn big_jpeg(fill: u8) -> Vec<u8> {
+    let gray = fixture("gray.jpg");
+    let mut v = gray[..2].to_vec();
+    for _ in 0..200 {
+        v.extend([0xFF, 0xFE, 0xFF, 0xFF]);
+        v.extend(std::iter::repeat_n(fill, 65533));
+    }
+    v.extend(&gray[2..]);
+    v
+}
+
+/// `gray.jpg` (1.3 kB) with a 3-byte comment `k` after its SOI.
+fn small_jpeg(k: u8) -> Vec<u8> {
+    let gray = fixture("gray.jpg");
+    let mut v = gray[..2].to_vec();
+    v.extend([0xFF, 0xFE, 0x00, 0x03, k]);
+    v.extend(&gray[2..]);
+    v
+}
+
+#[test]
+fn frames_over_8_mib_and_of_a_kilobyte_are_served_whole() {
+    let frames = vec![
+        big_jpeg(b'a'),
+        small_jpeg(1),
+        big_jpeg(b'b'),
+        small_jpeg(2),
+        small_jpeg(3),
+        big_jpeg(b'c'),
+        small_jpeg(4),
+    ];
+    assert!(frames[0].len() > 13_000_000 && frames[1].len() < 1400);
+    let s = Served::start("", "image/jpeg,width=96,height=64,framerate=2/1");
+    s.push(&frames[0]);
+    s.wait_served(&frames[0]);
+    let mut c = StreamClient::open(s.port, "/stream");
+    let back = gst::parse::launch(&format!(
+        "souphttpsrc location=http://127.0.0.1:{}/stream ! mjpegsplit ! appsink name=sink sync=false",
+        s.port
+    ))
+    .unwrap()
+    .downcast::<gst::Bin>()
+    .unwrap();
+    let appsink = back
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    back.set_state(gst::State::Playing).unwrap();
+    let mut read_back = vec![appsink.pull_sample().unwrap()];
+    let mut parts = vec![c.next_part().unwrap()];
+    // Lock-step, so that every frame is one a fast client must get.
+    for f in &frames[1..] {
+        s.push(f);
+        parts.push(c.next_part().unwrap());
+        read_back.push(appsink.pull_sample().unwrap());
+        s.wait_served(f);
+    }
+    s.eos();
+    assert!(c.next_part().is_none(), "EOS ends the stream");
+    back.set_state(gst::State::Null).unwrap();
+    for (k, f) in frames.iter().enumerate() {
+        assert_eq!(
+            header(&parts[k].headers, "content-length"),
+            Some(f.len().to_string().as_str()),
+            "frame {k}"
+        );
+        assert!(parts[k].data == *f, "frame {k} differs on /stream");
+        let b = read_back[k].buffer().unwrap();
+        assert!(buffer_bytes(b) == *f, "frame {k} differs read back");
+    }
+    assert!(s.errors().is_empty(), "{:?}", s.errors());
+}
