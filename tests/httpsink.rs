@@ -695,7 +695,7 @@ fn small_jpeg(k: u8) -> Vec<u8> {
 
 #[test]
 fn frames_over_8_mib_and_of_a_kilobyte_are_served_whole() {
-    let frames = vec![
+    let frames = [
         big_jpeg(b'a'),
         small_jpeg(1),
         big_jpeg(b'b'),
