@@ -15,6 +15,7 @@ use gst::glib;
 use gst::prelude::*;
 use serve::*;
 use std::io::Write;
+use std::time::Duration;
 
 const CAPS: &str = "image/jpeg,width=64,height=48,framerate=15/1";
 
@@ -744,5 +745,169 @@ fn frames_over_8_mib_and_of_a_kilobyte_are_served_whole() {
         let b = read_back[k].buffer().unwrap();
         assert!(buffer_bytes(b) == *f, "frame {k} differs read back");
     }
+    assert!(s.errors().is_empty(), "{:?}", s.errors());
+}
+
+#[test]
+fn every_buffer_is_served_even_the_same_one_again() {
+    // A buffer pushed again (the same GstBuffer) and buffers that come at
+    // the address of the one before: each one is a frame.
+    let frames = frames(2, 64, 48, "ball");
+    let s = Served::start("", CAPS);
+    let b = gst::Buffer::from_slice(frames[0].clone());
+    s.src.push_buffer(b.clone()).unwrap();
+    s.wait_served(&frames[0]);
+    let mut c = StreamClient::open(s.port, "/stream");
+    assert_eq!(c.next_part().unwrap().data, frames[0]);
+    for _ in 0..3 {
+        s.src.push_buffer(b.clone()).unwrap();
+        assert_eq!(c.next_part().unwrap().data, frames[0]);
+    }
+    s.push(&frames[1]);
+    assert_eq!(c.next_part().unwrap().data, frames[1]);
+    assert_eq!(json_number(&s.state(), "frames_in"), Some(5.0));
+    drop(s);
+
+    // jpegenc frames one after the other, each freed before the next.
+    let p = gst::parse::launch(
+        "videotestsrc num-buffers=200 ! video/x-raw,width=160,height=120,framerate=1000/1 ! \
+         jpegenc ! mjpeghttpsink name=sink port=0 sync=false enable-last-sample=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let msg = p
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS");
+    assert_eq!(msg.type_(), gst::MessageType::Eos);
+    let stats = p
+        .by_name("sink")
+        .unwrap()
+        .property::<gst::Structure>("stats");
+    assert_eq!(stats.get::<u64>("frames-in").unwrap(), 200);
+    p.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn client_messages_come_in_the_order_clients_came_and_went() {
+    let frames = frames(1, 64, 48, "ball");
+    let s = Served::start("", CAPS);
+    s.push(&frames[0]);
+    s.wait_served(&frames[0]);
+    let names = || -> Vec<String> {
+        s.message_names()
+            .into_iter()
+            .filter(|n| n.ends_with("-client") || n.ends_with("-clients"))
+            .collect()
+    };
+    // Once the count of clients is `n` and no message came for 300 ms:
+    // first-client and no-clients alternate, and the last one tells `n`.
+    let settled = |n: u32| {
+        wait_for("the clients", || s.sink.property::<u32>("clients") == n);
+        let mut seen = names().len();
+        loop {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = names();
+            if now.len() == seen {
+                for (k, name) in now.iter().enumerate() {
+                    let want = if k % 2 == 0 {
+                        "first-client"
+                    } else {
+                        "no-clients"
+                    };
+                    assert_eq!(
+                        name,
+                        &format!("mjpeghttpsink-{want}"),
+                        "message {k} of {now:?}"
+                    );
+                }
+                let last = if n == 0 { "no-clients" } else { "first-client" };
+                assert_eq!(now.last().unwrap(), &format!("mjpeghttpsink-{last}"));
+                return now.len();
+            }
+            seen = now.len();
+        }
+    };
+    // Clients in quick succession: one often comes before the one before
+    // it is seen to have gone.
+    for _ in 0..150 {
+        let mut c = StreamClient::open(s.port, "/stream");
+        c.next_part().unwrap();
+    }
+    let stays = StreamClient::open(s.port, "/stream");
+    let n = settled(1);
+    assert!(n >= 3, "{n} messages");
+    drop(stays);
+    settled(0);
+}
+
+#[test]
+fn access_properties_change_while_serving() {
+    let frames = frames(4, 64, 48, "ball");
+    let s = Served::start("max-clients=2", CAPS);
+    s.push(&frames[0]);
+    s.wait_served(&frames[0]);
+    let mut viewer = StreamClient::open(s.port, "/stream");
+    assert_eq!(viewer.next_part().unwrap().data, frames[0]);
+
+    // A password from now on: new requests need it, the viewer who came
+    // before goes on.
+    s.sink.set_property("user", "viewer");
+    s.sink.set_property("password", "n3w-s3cret");
+    assert_eq!(get(s.port, "/snapshot", &[]).0, 401);
+    assert_eq!(get(s.port, "/stream", &[]).0, 401);
+    let good = "Authorization: Basic dmlld2VyOm4zdy1zM2NyZXQ=";
+    assert_eq!(get(s.port, "/snapshot", &[good]).0, 200);
+    s.push(&frames[1]);
+    assert_eq!(viewer.next_part().unwrap().data, frames[1]);
+
+    // max-clients lowered to the one there is: the next one gets 503.
+    s.sink.set_property("max-clients", 1u32);
+    let (status, _, _) = request(s.port, "GET", "/stream", &[good]);
+    assert_eq!(status, 503);
+    s.sink.set_property("max-clients", 2u32);
+    let mut second = StreamClient::open_with(connect(s.port), "/stream", &[good]);
+    assert_eq!(second.status, 200);
+    assert_eq!(second.next_part().unwrap().data, frames[1]);
+
+    // An origin now; a value that is no header value is refused, the one
+    // before stays.
+    s.sink.set_property("allow-origin", "https://example.com");
+    let (_, h, _) = get(s.port, "/snapshot", &[good]);
+    assert_eq!(
+        header(&h, "access-control-allow-origin"),
+        Some("https://example.com")
+    );
+    s.sink.set_property("allow-origin", "bad\nvalue");
+    assert_eq!(
+        s.sink.property::<Option<String>>("allow-origin").as_deref(),
+        Some("https://example.com")
+    );
+    let (_, h, _) = get(s.port, "/snapshot", &[good]);
+    assert_eq!(
+        header(&h, "access-control-allow-origin"),
+        Some("https://example.com")
+    );
+
+    // The address and port read back as served until the next start.
+    s.sink.set_property("address", "localhost");
+    s.sink.set_property("port", 1u32);
+    assert_eq!(s.sink.property::<String>("address"), "127.0.0.1");
+    assert_eq!(s.sink.property::<u32>("port"), u32::from(s.port));
+    assert_eq!(get(s.port, "/snapshot", &[good]).0, 200);
+
+    // Without the password again: open to all.
+    s.sink.set_property("user", None::<String>);
+    s.sink.set_property("password", None::<String>);
+    assert_eq!(get(s.port, "/snapshot", &[]).0, 200);
+    s.push(&frames[2]);
+    assert_eq!(viewer.next_part().unwrap().data, frames[2]);
+    assert_eq!(second.next_part().unwrap().data, frames[2]);
     assert!(s.errors().is_empty(), "{:?}", s.errors());
 }

@@ -371,3 +371,75 @@ fn clients_never_hold_the_buffers_of_a_source_pool() {
     drop(stalled);
     pool.set_active(false).unwrap();
 }
+
+/// Kills the child process when dropped (a failed test leaves no server).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn clients_that_reset_their_connection_kill_no_process() {
+    // gst-launch-1.0 is a C program: a SIGPIPE kills it (Rust test binaries
+    // ignore the signal, so the server is run in it).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let plugin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
+    let mut child = Child(
+        std::process::Command::new("gst-launch-1.0")
+            .arg("-q")
+            .args(
+                "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! \
+                 jpegenc ! mjpeghttpsink"
+                    .split_whitespace(),
+            )
+            .arg(format!("port={port}"))
+            .env("GST_PLUGIN_PATH", &plugin)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut alive = |what: &str| {
+        let status = child.0.try_wait().unwrap();
+        assert!(status.is_none(), "gst-launch-1.0 ended {what}: {status:?}");
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        alive("before it listened");
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Clients that send their request and go at once: the answer is
+    // written to a socket the client closed (or reset) before hyper reads
+    // the end of its request.
+    for k in 0..600 {
+        let path = ["/stream", "/snapshot", "/stream?fps=1000", "/"][k % 4];
+        let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else {
+            alive(&format!("after {k} clients that left"));
+            panic!("refused after {k} clients");
+        };
+        if k % 3 == 0 {
+            socket2::SockRef::from(&c)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+        }
+        let _ = c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        drop(c);
+        if k % 50 == 49 {
+            alive(&format!("after {} clients that left", k + 1));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    alive("after 600 clients that left");
+    let mut c = StreamClient::open(port, "/stream");
+    assert_eq!(c.status, 200);
+    assert!(c.next_part().is_some());
+    alive("serving");
+}

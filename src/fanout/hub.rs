@@ -155,7 +155,9 @@ impl Hub {
         Self::default()
     }
 
-    /// Called (on the thread where a client came or went) for each event.
+    /// Called for each event, in order, on the thread where a client came
+    /// or went and under the hub's lock: it must not call into the hub
+    /// (queue the event and return).
     pub fn set_listener(&self, listener: impl Fn(HubEvent) + Send + Sync + 'static) {
         *self.listener.lock().unwrap() = Some(Arc::new(Box::new(listener)));
     }
@@ -245,13 +247,14 @@ impl Hub {
             bytes_sent: AtomicU64::new(0),
             fps: Mutex::new(FpsMeter::default()),
         });
-        let first = {
+        {
+            // Under the lock, so that the events come in the order of the
+            // changes they tell of.
             let mut clients = self.clients.lock().unwrap();
             clients.insert(id, client.clone());
-            clients.len() == 1
-        };
-        if first {
-            self.emit(HubEvent::FirstClient { address });
+            if clients.len() == 1 {
+                self.emit(HubEvent::FirstClient { address });
+            }
         }
         ClientHandle {
             hub: self.clone(),
@@ -260,11 +263,8 @@ impl Hub {
     }
 
     fn leave(&self, id: u64) {
-        let last = {
-            let mut clients = self.clients.lock().unwrap();
-            clients.remove(&id).is_some() && clients.is_empty()
-        };
-        if last {
+        let mut clients = self.clients.lock().unwrap();
+        if clients.remove(&id).is_some() && clients.is_empty() {
             self.emit(HubEvent::NoClients);
         }
     }

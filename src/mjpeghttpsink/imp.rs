@@ -8,7 +8,7 @@
 
 use super::CAT;
 use super::clock::WallClock;
-use super::routes::{self, Context, Media};
+use super::routes::{self, Access, Context, Media};
 use super::server::Server;
 use super::settings::{PROPERTIES, Settings};
 use crate::fanout::{Hub, HubEvent, Multipart};
@@ -24,6 +24,14 @@ use std::time::Duration;
 
 struct Running {
     server: Server,
+    ctx: Arc<Context>,
+}
+
+/// Client events waiting to be posted, and whether a thread posts them.
+#[derive(Default)]
+struct Events {
+    queue: std::collections::VecDeque<HubEvent>,
+    posting: bool,
 }
 
 pub struct MjpegHttpSink {
@@ -32,8 +40,12 @@ pub struct MjpegHttpSink {
     hub: Arc<Hub>,
     media: Arc<Mutex<Media>>,
     clock: Mutex<WallClock>,
-    /// The buffer published last (the preroll frame is rendered again).
-    last_published: Mutex<Option<usize>>,
+    /// The preroll frame, published when prepared: its render, once
+    /// playing, does not publish it again. (Held, so that no other buffer
+    /// can be at its address: buffers often come where one was freed.)
+    prerolled: Mutex<Option<gst::Buffer>>,
+    /// Client events, posted in order by one thread at a time.
+    events: Arc<Mutex<Events>>,
     snapshot_insert_dht: Arc<AtomicBool>,
 }
 
@@ -50,7 +62,8 @@ impl ObjectSubclass for MjpegHttpSink {
             hub: Arc::new(Hub::new()),
             media: Arc::new(Mutex::new(Media::default())),
             clock: Mutex::new(WallClock::default()),
-            last_published: Mutex::new(None),
+            prerolled: Mutex::new(None),
+            events: Arc::default(),
             snapshot_insert_dht: Arc::new(AtomicBool::new(
                 super::settings::DEFAULT_SNAPSHOT_INSERT_DHT,
             )),
@@ -66,52 +79,102 @@ impl ObjectImpl for MjpegHttpSink {
     fn constructed(&self) {
         self.parent_constructed();
         let weak = self.obj().downgrade();
+        let events = self.events.clone();
+        // Called in the hub's order, under its lock: queue the event, and
+        // start the one thread that posts them unless it runs already.
         self.hub.set_listener(move |event| {
-            let weak = weak.clone();
+            let mut e = events.lock().unwrap();
+            e.queue.push_back(event);
+            if e.posting {
+                return;
+            }
+            e.posting = true;
+            drop(e);
+            let (weak, events) = (weak.clone(), events.clone());
             let post = move || {
-                if let Some(obj) = weak.upgrade() {
-                    obj.imp().post_client_event(event);
+                loop {
+                    let event = {
+                        let mut e = events.lock().unwrap();
+                        match e.queue.pop_front() {
+                            Some(event) => event,
+                            None => {
+                                e.posting = false;
+                                return;
+                            }
+                        }
+                    };
+                    if let Some(obj) = weak.upgrade() {
+                        obj.imp().post_client_event(event);
+                    }
                 }
             };
-            // Clients come and go on the server's runtime: the message is
-            // posted off its worker thread, so that a bus sync handler may
-            // change the state (and stop the server) right there.
+            // Off the server's worker thread (clients come and go there),
+            // so that a bus sync handler may change the state (and stop
+            // the server) right there.
             match tokio::runtime::Handle::try_current() {
                 Ok(rt) => {
                     rt.spawn_blocking(post);
                 }
-                Err(_) => post(),
+                Err(_) => {
+                    std::thread::spawn(post);
+                }
             }
         });
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap();
-        match pspec.name() {
+        let name = pspec.name();
+        let mut settings = self.settings.lock().unwrap();
+        let mut new = settings.clone();
+        match name {
             "address" => {
-                s.address = value
+                new.address = value
                     .get::<Option<String>>()
                     .expect("type checked upstream")
                     .unwrap_or_else(|| super::settings::DEFAULT_ADDRESS.into())
             }
-            "port" => s.port = value.get().expect("type checked upstream"),
-            "max-clients" => s.max_clients = value.get().expect("type checked upstream"),
-            "user" => s.user = value.get().expect("type checked upstream"),
-            "password" => s.password = value.get().expect("type checked upstream"),
+            "port" => new.port = value.get().expect("type checked upstream"),
+            "max-clients" => new.max_clients = value.get().expect("type checked upstream"),
+            "user" => new.user = value.get().expect("type checked upstream"),
+            "password" => new.password = value.get().expect("type checked upstream"),
             "allow-origin" => {
-                s.allow_origin = value
+                new.allow_origin = value
                     .get::<Option<String>>()
                     .expect("type checked upstream")
                     .filter(|o| !o.is_empty())
             }
-            "client-timeout" => s.client_timeout = value.get().expect("type checked upstream"),
+            "client-timeout" => new.client_timeout = value.get().expect("type checked upstream"),
             "snapshot-insert-dht" => {
-                s.snapshot_insert_dht = value.get().expect("type checked upstream");
+                new.snapshot_insert_dht = value.get().expect("type checked upstream");
                 self.snapshot_insert_dht
-                    .store(s.snapshot_insert_dht, Ordering::Relaxed);
+                    .store(new.snapshot_insert_dht, Ordering::Relaxed);
             }
             _ => unimplemented!(),
         }
+        // Serving: what requests are checked against changes at once; the
+        // address and port at the next start (READY→PAUSED).
+        let ctx = self.running.lock().unwrap().as_ref().map(|r| r.ctx.clone());
+        if let Some(ctx) = ctx {
+            match name {
+                "address" | "port" => gst::warning!(
+                    CAT,
+                    imp = self,
+                    "{name} changed while serving: it takes effect at the next READY→PAUSED"
+                ),
+                "snapshot-insert-dht" => {}
+                _ => match access(&new) {
+                    Ok(a) => {
+                        *ctx.access.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(a);
+                        gst::info!(CAT, imp = self, "{name} changed: new requests see it");
+                    }
+                    Err(e) => {
+                        gst::warning!(CAT, imp = self, "{name} not changed: {e}");
+                        return;
+                    }
+                },
+            }
+        }
+        *settings = new;
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
@@ -125,7 +188,11 @@ impl ObjectImpl for MjpegHttpSink {
             name => {
                 let s = self.settings.lock().unwrap();
                 match name {
-                    "address" => s.address.to_value(),
+                    // Serving: the address in effect.
+                    "address" => match &*self.running.lock().unwrap() {
+                        Some(r) => r.server.local_addr().ip().to_string().to_value(),
+                        None => s.address.to_value(),
+                    },
                     "max-clients" => s.max_clients.to_value(),
                     "user" => s.user.to_value(),
                     // Write only: never given back.
@@ -217,15 +284,27 @@ impl BaseSinkImpl for MjpegHttpSink {
     fn prepare(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Not playing: this is the preroll frame (a paused recording, a
         // seek while paused); new clients and snapshots see it at once.
+        // BaseSink prepares it again before its render: published once.
         // Playing, the frame waits for its time and goes out in render.
         if self.obj().current_state() != gst::State::Playing {
-            self.publish(buffer);
+            let mut prerolled = self.prerolled.lock().unwrap();
+            if prerolled
+                .as_ref()
+                .is_none_or(|p| p.as_ptr() != buffer.as_ptr())
+            {
+                self.publish(buffer);
+                *prerolled = Some(buffer.clone());
+            }
         }
         Ok(gst::FlowSuccess::Ok)
     }
 
     fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.publish(buffer);
+        // The preroll frame comes to render once playing: it is out already.
+        let prerolled = self.prerolled.lock().unwrap().take();
+        if prerolled.is_none_or(|p| p.as_ptr() != buffer.as_ptr()) {
+            self.publish(buffer);
+        }
         Ok(gst::FlowSuccess::Ok)
     }
 
@@ -237,7 +316,7 @@ impl BaseSinkImpl for MjpegHttpSink {
             }
             gst::EventView::FlushStop(_) => {
                 self.hub.reopen();
-                *self.last_published.lock().unwrap() = None;
+                *self.prerolled.lock().unwrap() = None;
             }
             _ => {}
         }
@@ -253,49 +332,24 @@ impl MjpegHttpSink {
         }
         let s = self.settings.lock().unwrap().clone();
         let port = u16::try_from(s.port).unwrap_or(0);
-        let authorization = match (&s.user, &s.password) {
-            (None, None) => None,
-            (u, p) => Some(routes::basic_credentials(
-                u.as_deref().unwrap_or(""),
-                p.as_deref().unwrap_or(""),
-            )),
-        };
-        let allow_origin = match s
-            .allow_origin
-            .as_deref()
-            .map(hyper::header::HeaderValue::from_str)
-        {
-            None => None,
-            Some(Ok(v)) => Some(v),
-            Some(Err(_)) => {
-                return Err(gst::error_msg!(
-                    gst::ResourceError::Settings,
-                    [
-                        "allow-origin {:?} is not a valid header value: give an origin such as https://example.com, or *",
-                        s.allow_origin.as_deref().unwrap_or("")
-                    ]
-                ));
-            }
-        };
+        let access =
+            access(&s).map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
         let ctx = Arc::new(Context {
             hub: self.hub.clone(),
             multipart: Multipart::new(boundary_seed()),
-            authorization,
-            allow_origin,
-            max_clients: s.max_clients as usize,
+            access: std::sync::RwLock::new(Arc::new(access)),
             snapshot_insert_dht: self.snapshot_insert_dht.clone(),
             media: self.media.clone(),
             title: self.obj().name().to_string(),
         });
         self.hub.reopen();
-        let timeout = (s.client_timeout > 0).then(|| Duration::from_secs(s.client_timeout.into()));
-        let server = Server::start(&s.address, port, ctx, timeout).map_err(|e| {
+        let server = Server::start(&s.address, port, ctx.clone()).map_err(|e| {
             gst::error_msg!(gst::ResourceError::OpenReadWrite, ("Cannot serve: {}", e))
         })?;
         let local = server.local_addr();
         let url = format!("http://{local}/");
         gst::info!(CAT, imp = self, "listening on {url} (stream: {url}stream)");
-        *self.running.lock().unwrap() = Some(Running { server });
+        *self.running.lock().unwrap() = Some(Running { server, ctx });
         let obj = self.obj();
         let _ = obj.post_message(
             gst::message::Element::builder(
@@ -324,21 +378,12 @@ impl MjpegHttpSink {
         }
         self.hub.clear();
         self.clock.lock().unwrap().reset();
-        *self.last_published.lock().unwrap() = None;
+        *self.prerolled.lock().unwrap() = None;
         *self.media.lock().unwrap() = Media::default();
     }
 
     fn publish(&self, buffer: &gst::Buffer) {
         let obj = self.obj();
-        {
-            // The preroll frame comes to render again once playing.
-            let key = buffer.as_ptr() as usize;
-            let mut last = self.last_published.lock().unwrap();
-            if *last == Some(key) {
-                return;
-            }
-            *last = Some(key);
-        }
         let segment = obj.segment();
         let running = buffer.pts().and_then(|pts| {
             segment
@@ -414,6 +459,39 @@ impl MjpegHttpSink {
             .field("clients-info", gst::Array::from_values(clients))
             .build()
     }
+}
+
+/// What requests are checked against, from the properties.
+fn access(s: &Settings) -> Result<Access, String> {
+    let authorization = match (&s.user, &s.password) {
+        (None, None) => None,
+        (u, p) => Some(routes::basic_credentials(
+            u.as_deref().unwrap_or(""),
+            p.as_deref().unwrap_or(""),
+        )),
+    };
+    let allow_origin = match s
+        .allow_origin
+        .as_deref()
+        .map(hyper::header::HeaderValue::from_str)
+    {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => {
+            return Err(format!(
+                "allow-origin {:?} is not a valid header value: give an origin such as \
+                 https://example.com, or *",
+                s.allow_origin.as_deref().unwrap_or("")
+            ));
+        }
+    };
+    Ok(Access {
+        authorization,
+        allow_origin,
+        max_clients: s.max_clients as usize,
+        client_timeout: (s.client_timeout > 0)
+            .then(|| Duration::from_secs(s.client_timeout.into())),
+    })
 }
 
 /// A boundary per server start, from the standard library's random hash keys.

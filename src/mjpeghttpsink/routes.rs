@@ -25,17 +25,36 @@ pub struct Media {
     pub framerate: Option<String>,
 }
 
-/// Everything a request needs, shared by every connection of one server.
-pub struct Context {
-    pub hub: Arc<Hub>,
-    pub multipart: Multipart,
+/// What requests and connections are checked against, from the
+/// properties; the element replaces it when one changes while serving
+/// (requests and connections from then on see the new one).
+#[derive(Debug, Default)]
+pub struct Access {
     /// The `Authorization` value that is accepted, if any is required.
     pub authorization: Option<String>,
     pub allow_origin: Option<HeaderValue>,
     pub max_clients: usize,
+    pub client_timeout: Option<std::time::Duration>,
+}
+
+/// Everything a request needs, shared by every connection of one server.
+pub struct Context {
+    pub hub: Arc<Hub>,
+    pub multipart: Multipart,
+    pub access: std::sync::RwLock<Arc<Access>>,
     pub snapshot_insert_dht: Arc<std::sync::atomic::AtomicBool>,
     pub media: Arc<Mutex<Media>>,
     pub title: String,
+}
+
+impl Context {
+    /// What this request or connection is checked against.
+    pub fn access(&self) -> Arc<Access> {
+        self.access
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -52,12 +71,13 @@ pub fn handle<B>(
     peer: SocketAddr,
     traffic: &Arc<Traffic>,
 ) -> Response<Body> {
-    let mut response = respond(req, ctx, peer, traffic);
+    let access = ctx.access();
+    let mut response = respond(req, ctx, &access, peer, traffic);
     let headers = response.headers_mut();
     headers.insert(header::SERVER, HeaderValue::from_static(SERVER));
-    if let Some(origin) = &ctx.allow_origin {
+    if let Some(origin) = &access.allow_origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        if ctx.authorization.is_some() && origin != "*" {
+        if access.authorization.is_some() && origin != "*" {
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
@@ -77,6 +97,7 @@ pub fn handle<B>(
 fn respond<B>(
     req: &Request<B>,
     ctx: &Context,
+    access: &Access,
     peer: SocketAddr,
     traffic: &Arc<Traffic>,
 ) -> Response<Body> {
@@ -86,7 +107,7 @@ fn respond<B>(
         let mut r = status(StatusCode::NO_CONTENT, "");
         let h = r.headers_mut();
         h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
-        if ctx.allow_origin.is_some() {
+        if access.allow_origin.is_some() {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,
                 HeaderValue::from_static(ALLOW),
@@ -111,7 +132,7 @@ fn respond<B>(
             .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
         return r;
     }
-    if let Some(expected) = &ctx.authorization
+    if let Some(expected) = &access.authorization
         && !authorized(req, expected)
     {
         let mut r = status(
@@ -161,7 +182,7 @@ fn respond<B>(
             content(StatusCode::OK, "application/json", doc.into(), head)
         }
         Route::Snapshot => snapshot(ctx, head),
-        Route::Stream => stream(req, ctx, peer, traffic, query, head),
+        Route::Stream => stream(req, ctx, access, peer, traffic, query, head),
     }
 }
 
@@ -194,6 +215,7 @@ fn snapshot(ctx: &Context, head: bool) -> Response<Body> {
 fn stream<B>(
     req: &Request<B>,
     ctx: &Context,
+    access: &Access,
     peer: SocketAddr,
     traffic: &Arc<Traffic>,
     query: &str,
@@ -214,17 +236,17 @@ fn stream<B>(
             }
         },
     };
-    if !head && ctx.hub.client_count() >= ctx.max_clients {
+    if !head && ctx.hub.client_count() >= access.max_clients {
         gst::info!(
             CAT,
             "{peer}: refused, max-clients={} reached",
-            ctx.max_clients
+            access.max_clients
         );
         let mut r = status(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!(
                 "This server serves {} stream clients at most; try again later\n",
-                ctx.max_clients
+                access.max_clients
             ),
         );
         r.headers_mut()

@@ -63,12 +63,7 @@ pub struct Server {
 
 impl Server {
     /// Listens on `address:port` and serves `ctx` until [`Server::stop`].
-    pub fn start(
-        address: &str,
-        port: u16,
-        ctx: Arc<Context>,
-        client_timeout: Option<Duration>,
-    ) -> Result<Server, String> {
+    pub fn start(address: &str, port: u16, ctx: Arc<Context>) -> Result<Server, String> {
         let addr = (address, port)
             .to_socket_addrs()
             .map_err(|e| format!("cannot resolve the address {address:?}: {e}"))?
@@ -92,7 +87,7 @@ impl Server {
         let (shutdown, stop) = oneshot::channel();
         let (done_tx, done) = mpsc::channel();
         RUNTIME.spawn(async move {
-            accept(listener, ctx, client_timeout, stop).await;
+            accept(listener, ctx, stop).await;
             let _ = done_tx.send(());
         });
         Ok(Server {
@@ -133,17 +128,16 @@ fn bind(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
 async fn accept(
     listener: tokio::net::TcpListener,
     ctx: Arc<Context>,
-    client_timeout: Option<Duration>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut connections = JoinSet::new();
-    let limit = ctx.max_clients + EXTRA_CONNECTIONS;
     loop {
         tokio::select! {
             _ = &mut stop => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let limit = ctx.access().max_clients + EXTRA_CONNECTIONS;
                     if connections.len() >= limit {
                         gst::info!(CAT, "{peer}: closed at once, {limit} connections open");
                         continue;
@@ -152,7 +146,7 @@ async fn accept(
                     if let Err(e) = socket2::SockRef::from(&stream).set_tcp_notsent_lowat(NOTSENT_LOWAT) {
                         gst::debug!(CAT, "{peer}: TCP_NOTSENT_LOWAT: {e}");
                     }
-                    connections.spawn(serve(stream, peer, ctx.clone(), client_timeout));
+                    connections.spawn(serve(stream, peer, ctx.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors, say: wait instead of spinning.
@@ -166,12 +160,8 @@ async fn accept(
     connections.shutdown().await;
 }
 
-async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    ctx: Arc<Context>,
-    client_timeout: Option<Duration>,
-) {
+async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
+    let client_timeout = ctx.access().client_timeout;
     let traffic = Arc::new(Traffic::default());
     let io = TokioIo::new(Counted {
         inner: stream,
@@ -269,19 +259,38 @@ impl AsyncWrite for Counted {
         r
     }
 
+    /// `sendmsg` with `MSG_NOSIGNAL`, not `writev` (tokio's): writing to a
+    /// socket the client has reset raises SIGPIPE, whose default kills the
+    /// process (gst-launch-1.0, any C host) on a client that merely left.
+    /// (Plain writes are `send` with `MSG_NOSIGNAL` in the standard library.)
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        let r = loop {
+            match this.inner.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => break Poll::Ready(Err(e)),
+                Poll::Pending => break Poll::Pending,
+            }
+            let sent = this.inner.try_io(tokio::io::Interest::WRITABLE, || {
+                socket2::SockRef::from(&this.inner)
+                    .send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
+            });
+            match sent {
+                // Readiness was stale: it is cleared, wait again.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => break Poll::Ready(r),
+            }
+        };
         this.count(&r, bufs.iter().map(|b| b.len()).sum());
         r
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {

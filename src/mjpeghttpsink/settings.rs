@@ -46,7 +46,8 @@ pub static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             .blurb(
                 "Address to listen on: 127.0.0.1 (this machine only), 0.0.0.0 or :: (every \
                  network the machine is on: anyone who can reach it sees the stream, so set \
-                 user and password), or one interface's address",
+                 user and password), or one interface's address. A change while serving \
+                 takes effect at the next READY→PAUSED",
             )
             .default_value(Some(DEFAULT_ADDRESS))
             .mutable_ready()
@@ -55,7 +56,8 @@ pub static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             .nick("Port")
             .blurb(
                 "TCP port to listen on; 0 picks a free one (read this property, or the \
-                 mjpeghttpsink-listening message, for the port chosen)",
+                 mjpeghttpsink-listening message, for the port chosen). A change while \
+                 serving takes effect at the next READY→PAUSED",
             )
             .maximum(65535)
             .default_value(DEFAULT_PORT)
@@ -67,18 +69,18 @@ pub static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             .minimum(1)
             .maximum(100_000)
             .default_value(DEFAULT_MAX_CLIENTS)
-            .mutable_ready()
+            .mutable_playing()
             .build(),
         glib::ParamSpecString::builder("user")
             .nick("User")
             .blurb("User name for HTTP Basic authentication on every path (with password)")
-            .mutable_ready()
+            .mutable_playing()
             .build(),
         glib::ParamSpecString::builder("password")
             .nick("Password")
             .blurb("Password for HTTP Basic authentication (write only)")
             .write_only()
-            .mutable_ready()
+            .mutable_playing()
             .build(),
         glib::ParamSpecString::builder("allow-origin")
             .nick("Allow origin")
@@ -86,7 +88,7 @@ pub static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
                 "Access-Control-Allow-Origin for web pages on other origins (for example \
                  https://example.com, or *); unset: none",
             )
-            .mutable_ready()
+            .mutable_playing()
             .build(),
         glib::ParamSpecUInt::builder("client-timeout")
             .nick("Client timeout")
@@ -96,7 +98,7 @@ pub static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             )
             .maximum(3600)
             .default_value(DEFAULT_CLIENT_TIMEOUT)
-            .mutable_ready()
+            .mutable_playing()
             .build(),
         glib::ParamSpecBoolean::builder("snapshot-insert-dht")
             .nick("Snapshot: insert DHT")
