@@ -911,3 +911,27 @@ fn access_properties_change_while_serving() {
     assert_eq!(second.next_part().unwrap().data, frames[2]);
     assert!(s.errors().is_empty(), "{:?}", s.errors());
 }
+
+#[test]
+fn percent_encoded_paths_and_values() {
+    let frames = frames(1, 64, 48, "ball");
+    let s = Served::start("", CAPS);
+    s.push(&frames[0]);
+    s.wait_served(&frames[0]);
+    let (status, _, body) = get(s.port, "/%73napshot", &[]);
+    assert_eq!((status, body), (200, frames[0].clone()));
+    let mut c = StreamClient::open(s.port, "/str%65am?fps=%32.5&advance%5Fheaders=0");
+    assert_eq!(c.status, 200);
+    let part = c.next_part().unwrap();
+    assert_eq!(part.data, frames[0]);
+    assert_eq!(header(&part.headers, "x-framerate"), Some("2.5"));
+    let (status, _, body) = get(s.port, "/?%61ction=%73napshot", &[]);
+    assert_eq!((status, body), (200, frames[0].clone()));
+    let (status, _, body) = get(s.port, "/stream?fps=%zz", &[]);
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("fps=%zz is not a rate")
+    );
+}

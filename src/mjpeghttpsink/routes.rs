@@ -11,6 +11,7 @@ use crate::fanout::{
 };
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -146,8 +147,9 @@ fn respond<B>(
         return r;
     }
     let query = req.uri().query().unwrap_or("");
-    let route = match req.uri().path() {
-        "/" => match param(query, "action") {
+    let path = percent_decoded(req.uri().path(), false);
+    let route = match path.as_ref() {
+        "/" => match param(query, "action").as_deref() {
             Some("stream") => Route::Stream,
             Some("snapshot") => Route::Snapshot,
             _ => Route::Index,
@@ -221,7 +223,7 @@ fn stream<B>(
     query: &str,
     head: bool,
 ) -> Response<Body> {
-    let max_fps = match param(query, "fps") {
+    let max_fps = match param(query, "fps").as_deref() {
         None | Some("") => None,
         Some(v) => match v.parse::<f64>() {
             Ok(f) if (MIN_FPS..=MAX_FPS).contains(&f) => Some(f),
@@ -274,7 +276,7 @@ fn stream<B>(
         .collect();
     // Browsers (every one says "Mozilla/") get each part's headers ahead:
     // Chromium shows a part only when the next one's headers come.
-    let early = match param(query, "advance_headers") {
+    let early = match param(query, "advance_headers").as_deref() {
         Some("1") => true,
         Some("0") => false,
         _ => user_agent.starts_with("Mozilla/"),
@@ -336,12 +338,38 @@ fn no_cache(h: &mut hyper::HeaderMap) {
 
 /// The value of `name` in a query string (no percent-decoding: the values
 /// used here are plain words and numbers).
-fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+/// The value of `name` in a query, percent-decoded (`fps=%35` is `fps=5`).
+fn param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
     query
         .split('&')
         .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .find(|(k, _)| percent_decoded(k, true) == name)
+        .map(|(_, v)| percent_decoded(v, true))
+}
+
+/// `%XX` sequences decoded (and `+` as a space in a query); a `%` not
+/// followed by two hex digits stays as it is. Browsers never encode the
+/// characters of our paths, but other clients may (`/str%65am`).
+fn percent_decoded(s: &str, query: bool) -> Cow<'_, str> {
+    if !s.contains('%') && !(query && s.contains('+')) {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |at: usize| b.get(at).and_then(|&c| (c as char).to_digit(16));
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(if query && b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn authorized<B>(req: &Request<B>, expected: &str) -> bool {
