@@ -351,7 +351,7 @@ fn param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
 /// followed by two hex digits stays as it is. Browsers never encode the
 /// characters of our paths, but other clients may (`/str%65am`).
 fn percent_decoded(s: &str, query: bool) -> Cow<'_, str> {
-    if !s.contains('%') && !(query && s.contains('+')) {
+    if !(s.contains('%') || query && s.contains('+')) {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();
@@ -441,10 +441,16 @@ mod tests {
 
     #[test]
     fn query_parameters() {
-        assert_eq!(param("fps=5&x=1", "fps"), Some("5"));
-        assert_eq!(param("x=1&fps=2.5", "fps"), Some("2.5"));
-        assert_eq!(param("action=stream", "action"), Some("stream"));
-        assert_eq!(param("fps", "fps"), Some(""));
-        assert_eq!(param("", "fps"), None);
+        let p = |q, n| param(q, n).map(|v| v.into_owned());
+        assert_eq!(p("fps=5&x=1", "fps").as_deref(), Some("5"));
+        assert_eq!(p("x=1&fps=2.5", "fps").as_deref(), Some("2.5"));
+        assert_eq!(p("action=stream", "action").as_deref(), Some("stream"));
+        assert_eq!(p("fps", "fps").as_deref(), Some(""));
+        assert_eq!(p("", "fps"), None);
+        assert_eq!(p("f%70s=%35", "fps").as_deref(), Some("5"));
+        assert_eq!(p("a=%e2%82%ac+x%", "a").as_deref(), Some("€ x%"));
+        assert_eq!(p("a=%zz%4", "a").as_deref(), Some("%zz%4"));
+        assert_eq!(p("a=%ff", "a").as_deref(), Some("\u{fffd}"));
+        assert_eq!(percent_decoded("/a+b%2F", false), "/a+b/");
     }
 }
