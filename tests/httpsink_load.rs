@@ -443,3 +443,46 @@ fn clients_that_reset_their_connection_kill_no_process() {
     assert!(c.next_part().is_some());
     alive("serving");
 }
+
+#[test]
+fn idle_connections_never_lock_a_client_out() {
+    // max-clients=1: 65 connections at most. A stream client, then 100
+    // connections that send nothing: each new one closes the oldest idle
+    // one, never the stream; a snapshot then is answered at once (before,
+    // the silent ones held every place until the 5 s header timeout).
+    let frames = frames(40, 64, 48, "ball");
+    let s = Served::start(
+        "max-clients=1",
+        "image/jpeg,width=64,height=48,framerate=15/1",
+    );
+    s.push(&frames[0]);
+    s.wait_served(&frames[0]);
+    let viewer = read_all(StreamClient::open(s.port, "/stream"));
+    let silent: Vec<TcpStream> = (0..100).map(|_| connect(s.port)).collect();
+    let feeder = s.feed(frames[1..].to_vec(), 15.0);
+    let t = Instant::now();
+    let (status, _, body) = get(s.port, "/snapshot", &[]);
+    assert_eq!(status, 200);
+    assert!(frames.contains(&body));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // The oldest silent ones were closed, the newest are open.
+    let closed = |mut c: &TcpStream| {
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        match c.read(&mut [0u8; 1]) {
+            Ok(n) => n == 0,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    };
+    assert!(closed(&silent[0]), "the oldest silent connection is open");
+    assert!(
+        !closed(&silent[99]),
+        "the newest silent connection was closed"
+    );
+    feeder.join().unwrap();
+    s.eos();
+    assert_eq!(viewer.join().unwrap(), frames, "the stream lost frames");
+}

@@ -57,9 +57,18 @@ pub struct Traffic {
     /// `handed` and `written` when the server's buffer was last empty.
     handed_at_drain: AtomicU64,
     written_at_drain: AtomicU64,
+    /// Stream clients on this connection now (0 or 1).
+    streams: AtomicU64,
 }
 
 impl Traffic {
+    /// Whether the connection serves something now: a stream, or bytes
+    /// that wait for the client. (One that does not may be closed to make
+    /// room when the server has as many connections as it takes.)
+    pub fn busy(&self) -> bool {
+        self.streams.load(Ordering::Acquire) > 0 || self.unwritten.load(Ordering::Acquire)
+    }
+
     /// The server's buffer is empty: the socket took all it was offered.
     pub fn all_written(&self) {
         self.handed_at_drain
@@ -247,6 +256,7 @@ impl Hub {
             bytes_sent: AtomicU64::new(0),
             fps: Mutex::new(FpsMeter::default()),
         });
+        client.traffic.streams.fetch_add(1, Ordering::AcqRel);
         {
             // Under the lock, so that the events come in the order of the
             // changes they tell of.
@@ -302,6 +312,7 @@ pub(super) struct ClientHandle {
 
 impl Drop for ClientHandle {
     fn drop(&mut self) {
+        self.client.traffic.streams.fetch_sub(1, Ordering::AcqRel);
         self.hub.leave(self.client.id);
     }
 }

@@ -22,6 +22,7 @@ use crate::fanout::Traffic;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
@@ -131,6 +132,9 @@ async fn accept(
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut connections = JoinSet::new();
+    // Open connections, oldest first, with what each one serves.
+    let mut open: BTreeMap<u64, (AbortHandle, Arc<Traffic>)> = BTreeMap::new();
+    let mut next = 0u64;
     loop {
         tokio::select! {
             _ = &mut stop => break,
@@ -138,15 +142,18 @@ async fn accept(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let limit = ctx.access().max_clients + EXTRA_CONNECTIONS;
-                    if connections.len() >= limit {
-                        gst::info!(CAT, "{peer}: closed at once, {limit} connections open");
+                    if open.len() >= limit && !make_room(&mut open, limit, peer) {
+                        gst::info!(CAT, "{peer}: closed at once, {limit} connections serve");
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
                     if let Err(e) = socket2::SockRef::from(&stream).set_tcp_notsent_lowat(NOTSENT_LOWAT) {
                         gst::debug!(CAT, "{peer}: TCP_NOTSENT_LOWAT: {e}");
                     }
-                    connections.spawn(serve(stream, peer, ctx.clone()));
+                    let traffic = Arc::new(Traffic::default());
+                    let task = connections.spawn(serve(stream, peer, ctx.clone(), traffic.clone()));
+                    open.insert(next, (task, traffic));
+                    next += 1;
                 }
                 Err(e) => {
                     // Out of file descriptors, say: wait instead of spinning.
@@ -160,9 +167,38 @@ async fn accept(
     connections.shutdown().await;
 }
 
-async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
+/// At the connection limit: closes the oldest connection that serves
+/// nothing (silent, sending its headers slowly, idle between requests), so
+/// that such connections can never lock a client out; `false` if every
+/// connection serves a stream or has bytes waiting for its client.
+fn make_room(
+    open: &mut BTreeMap<u64, (AbortHandle, Arc<Traffic>)>,
+    limit: usize,
+    peer: SocketAddr,
+) -> bool {
+    open.retain(|_, (task, _)| !task.is_finished());
+    if open.len() < limit {
+        return true;
+    }
+    let Some(oldest_idle) = open
+        .iter()
+        .find(|(_, (_, traffic))| !traffic.busy())
+        .map(|(k, _)| *k)
+    else {
+        return false;
+    };
+    if let Some((task, _)) = open.remove(&oldest_idle) {
+        task.abort();
+    }
+    gst::info!(
+        CAT,
+        "{peer}: the oldest idle connection closed to make room"
+    );
+    true
+}
+
+async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, traffic: Arc<Traffic>) {
     let client_timeout = ctx.access().client_timeout;
-    let traffic = Arc::new(Traffic::default());
     let io = TokioIo::new(Counted {
         inner: stream,
         traffic: traffic.clone(),
