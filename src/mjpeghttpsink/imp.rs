@@ -90,11 +90,11 @@ impl ObjectImpl for MjpegHttpSink {
             }
             e.posting = true;
             drop(e);
-            let (weak, events) = (weak.clone(), events.clone());
+            let (weak, queue) = (weak.clone(), events.clone());
             let post = move || {
                 loop {
                     let event = {
-                        let mut e = events.lock().unwrap();
+                        let mut e = queue.lock().unwrap();
                         match e.queue.pop_front() {
                             Some(event) => event,
                             None => {
@@ -116,7 +116,13 @@ impl ObjectImpl for MjpegHttpSink {
                     rt.spawn_blocking(post);
                 }
                 Err(_) => {
-                    std::thread::spawn(post);
+                    let spawned = std::thread::Builder::new()
+                        .name("mjpeghttpsink-events".into())
+                        .spawn(post);
+                    if spawned.is_err() {
+                        // The next event tries again.
+                        events.lock().unwrap().posting = false;
+                    }
                 }
             }
         });
@@ -154,35 +160,45 @@ impl ObjectImpl for MjpegHttpSink {
         // Serving: what requests are checked against changes at once; the
         // address and port at the next start (READY→PAUSED).
         let ctx = self.running.lock().unwrap().as_ref().map(|r| r.ctx.clone());
-        if let Some(ctx) = ctx {
-            match name {
-                "address" | "port" => gst::warning!(
-                    CAT,
-                    imp = self,
-                    "{name} changed while serving: it takes effect at the next READY→PAUSED"
-                ),
-                "snapshot-insert-dht" => {}
-                _ => match access(&new) {
-                    Ok(a) => {
-                        *ctx.access.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(a);
-                        gst::info!(CAT, imp = self, "{name} changed: new requests see it");
-                    }
-                    Err(e) => {
-                        gst::warning!(CAT, imp = self, "{name} not changed: {e}");
-                        return;
-                    }
-                },
-            }
-        }
+        let said = match (ctx, name) {
+            (None, _) | (Some(_), "snapshot-insert-dht") => None,
+            (Some(_), "address" | "port") => Some(format!(
+                "{name} changed while serving: it takes effect at the next READY→PAUSED"
+            )),
+            (Some(ctx), _) => match access(&new) {
+                Ok(a) => {
+                    *ctx.access.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(a);
+                    None
+                }
+                Err(e) => {
+                    drop(settings);
+                    gst::warning!(CAT, imp = self, "{name} not changed: {e}");
+                    return;
+                }
+            },
+        };
         *settings = new;
+        drop(settings);
+        if let Some(said) = said {
+            gst::warning!(CAT, imp = self, "{said}");
+        }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         match pspec.name() {
-            "port" => match &*self.running.lock().unwrap() {
-                Some(r) => u32::from(r.server.local_addr().port()).to_value(),
-                None => self.settings.lock().unwrap().port.to_value(),
-            },
+            "port" => {
+                // Not under `running`: set_property takes settings, then running.
+                let serving = self
+                    .running
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .map(|r| r.server.local_addr().port());
+                match serving {
+                    Some(port) => u32::from(port).to_value(),
+                    None => self.settings.lock().unwrap().port.to_value(),
+                }
+            }
             "clients" => (self.hub.client_count() as u32).to_value(),
             "stats" => self.stats().to_value(),
             name => {
@@ -349,7 +365,14 @@ impl MjpegHttpSink {
         let local = server.local_addr();
         let url = format!("http://{local}/");
         gst::info!(CAT, imp = self, "listening on {url} (stream: {url}stream)");
-        *self.running.lock().unwrap() = Some(Running { server, ctx });
+        *self.running.lock().unwrap() = Some(Running {
+            server,
+            ctx: ctx.clone(),
+        });
+        // A property set while the server started (it saw no server yet).
+        if let Ok(a) = self::access(&self.settings.lock().unwrap()) {
+            *ctx.access.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(a);
+        }
         let obj = self.obj();
         let _ = obj.post_message(
             gst::message::Element::builder(

@@ -336,8 +336,6 @@ fn no_cache(h: &mut hyper::HeaderMap) {
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// The value of `name` in a query string (no percent-decoding: the values
-/// used here are plain words and numbers).
 /// The value of `name` in a query, percent-decoded (`fps=%35` is `fps=5`).
 fn param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
     query
@@ -347,11 +345,12 @@ fn param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
         .map(|(_, v)| percent_decoded(v, true))
 }
 
-/// `%XX` sequences decoded (and `+` as a space in a query); a `%` not
-/// followed by two hex digits stays as it is. Browsers never encode the
-/// characters of our paths, but other clients may (`/str%65am`).
+/// `%XX` sequences decoded; a `%` not followed by two hex digits stays as
+/// it is, and so does `%2F` in a path (not the same as `/`). Browsers never
+/// encode the characters of our paths, but other clients may (`/str%65am`).
+/// A `+` stays a `+` (a space only in HTML forms).
 fn percent_decoded(s: &str, query: bool) -> Cow<'_, str> {
-    if !(s.contains('%') || query && s.contains('+')) {
+    if !s.contains('%') {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();
@@ -361,11 +360,12 @@ fn percent_decoded(s: &str, query: bool) -> Cow<'_, str> {
         let hex = |at: usize| b.get(at).and_then(|&c| (c as char).to_digit(16));
         if b[i] == b'%'
             && let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2))
+            && (query || h * 16 + l != u32::from(b'/'))
         {
             out.push((h * 16 + l) as u8);
             i += 3;
         } else {
-            out.push(if query && b[i] == b'+' { b' ' } else { b[i] });
+            out.push(b[i]);
             i += 1;
         }
     }
@@ -448,9 +448,11 @@ mod tests {
         assert_eq!(p("fps", "fps").as_deref(), Some(""));
         assert_eq!(p("", "fps"), None);
         assert_eq!(p("f%70s=%35", "fps").as_deref(), Some("5"));
-        assert_eq!(p("a=%e2%82%ac+x%", "a").as_deref(), Some("€ x%"));
+        assert_eq!(p("a=%e2%82%ac+x%", "a").as_deref(), Some("€+x%"));
+        assert_eq!(p("fps=+5", "fps").as_deref(), Some("+5"));
         assert_eq!(p("a=%zz%4", "a").as_deref(), Some("%zz%4"));
         assert_eq!(p("a=%ff", "a").as_deref(), Some("\u{fffd}"));
-        assert_eq!(percent_decoded("/a+b%2F", false), "/a+b/");
+        assert_eq!(percent_decoded("/a+b%2F%73", false), "/a+b%2Fs");
+        assert_eq!(percent_decoded("a%2Fb", true), "a/b");
     }
 }

@@ -52,8 +52,9 @@ const MAX_BUF: usize = 8192;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_HEADER_BYTES: usize = 8192;
 const MAX_HEADERS: usize = 64;
-/// Connections beyond max-clients + this are closed at once (the extra ones
-/// get a 503 or are short requests: snapshots, state, the page).
+/// Connections beyond max-clients + this make room by closing the oldest
+/// that serves nothing, else are closed at once (the extra ones get a 503
+/// or are short requests: snapshots, state, the page).
 const EXTRA_CONNECTIONS: usize = 64;
 
 pub struct Server {
