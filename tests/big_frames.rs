@@ -10,19 +10,6 @@ mod common;
 
 use common::*;
 
-/// A decodable JPEG of about 13.1 MB: `gray.jpg` with 200 full comment
-/// segments after its SOI.
-fn big_jpeg() -> Vec<u8> {
-    let gray = fixture("gray.jpg");
-    let mut v = gray[..2].to_vec();
-    for k in 0..200u32 {
-        v.extend([0xFF, 0xFE, 0xFF, 0xFF]);
-        v.extend(std::iter::repeat_n(b'a' + (k % 26) as u8, 65533));
-    }
-    v.extend(&gray[2..]);
-    v
-}
-
 /// Run `desc` (a source, mjpegsplit, an appsink named `sink`) to its end:
 /// the frames' sizes and the first error, if any.
 fn run(desc: &str) -> (Vec<usize>, Option<String>) {
@@ -37,7 +24,7 @@ fn run(desc: &str) -> (Vec<usize>, Option<String>) {
 #[test]
 fn frames_bigger_than_probe_bytes_are_mjpeg() {
     let dir = TempDir::new("big-frames");
-    let big = big_jpeg();
+    let big = big_jpeg(b'a');
     assert!(big.len() > 13_000_000);
     let path = dir.path("timelapse.mjpg");
     std::fs::write(&path, big.repeat(2)).unwrap();
@@ -60,7 +47,7 @@ fn frames_bigger_than_probe_bytes_are_mjpeg() {
 fn only_too_large_frames_say_so() {
     let dir = TempDir::new("too-large");
     let path = dir.path("timelapse.mjpg");
-    std::fs::write(&path, big_jpeg().repeat(2)).unwrap();
+    std::fs::write(&path, big_jpeg(b'a').repeat(2)).unwrap();
     for (mode, src) in [
         ("pulled", format!("filesrc location={path:?}")),
         (

@@ -372,27 +372,13 @@ fn clients_never_hold_the_buffers_of_a_source_pool() {
     pool.set_active(false).unwrap();
 }
 
-/// Kills the child process when dropped (a failed test leaves no server).
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn clients_that_reset_their_connection_kill_no_process() {
     // gst-launch-1.0 is a C program: a SIGPIPE kills it (Rust test binaries
     // ignore the signal, so the server is run in it).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let plugin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
-    let mut child = Child(
+    let mut child = common::Killed(Some(
         std::process::Command::new("gst-launch-1.0")
             .arg("-q")
             .args(
@@ -405,17 +391,13 @@ fn clients_that_reset_their_connection_kill_no_process() {
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap(),
-    );
+    ));
+    let server = child.0.as_mut().unwrap();
+    common::wait_listening(port, server);
     let mut alive = |what: &str| {
-        let status = child.0.try_wait().unwrap();
+        let status = server.try_wait().unwrap();
         assert!(status.is_none(), "gst-launch-1.0 ended {what}: {status:?}");
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        alive("before it listened");
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     // Clients that send their request and go at once: the answer is
     // written to a socket the client closed (or reset) before hyper reads
     // the end of its request.

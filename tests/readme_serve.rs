@@ -12,7 +12,7 @@ mod common;
 mod camera;
 
 use camera::{Camera, Config};
-use common::{TempDir, fixture, interrupt};
+use common::{Killed, TempDir, fixture, free_port, interrupt, wait_listening};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -37,26 +37,6 @@ fn section() -> (Vec<String>, Vec<String>) {
         .partition(|l| l.starts_with("gst-launch-1.0"));
     assert!(curl.iter().all(|l| l.starts_with("curl ")), "{curl:?}");
     (launch, curl)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_listening(port: u16, child: &mut std::process::Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the recipe ended before it listened"
-        );
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -177,17 +157,6 @@ fn every_serving_recipe_serves() {
 }
 
 /// A recipe's process, killed if the test fails before it is interrupted.
-struct Killed(Option<std::process::Child>);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// `v4l2src device=… ! image/jpeg,CAPS` → a live test pattern encoded to
 /// JPEG with the same caps.
 fn regex_free_webcam(line: &str) -> String {

@@ -307,3 +307,54 @@ impl Rng {
         self.below64(100) < percent
     }
 }
+
+/// A free TCP port on 127.0.0.1 (free when asked).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on 127.0.0.1:`port`, `child` still running.
+pub fn wait_listening(port: u16, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let status = child.try_wait().unwrap();
+        assert!(
+            status.is_none(),
+            "the server ended before it listened: {status:?}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A child process, killed and reaped when dropped unless taken out.
+pub struct Killed(pub Option<std::process::Child>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A decodable JPEG of about 13.1 MB (over 8 MiB): `gray.jpg` with 200 full
+/// comment segments of `fill` after its SOI.
+pub fn big_jpeg(fill: u8) -> Vec<u8> {
+    let gray = fixture("gray.jpg");
+    let mut v = gray[..2].to_vec();
+    for _ in 0..200 {
+        v.extend([0xFF, 0xFE, 0xFF, 0xFF]);
+        v.extend(std::iter::repeat_n(fill, 65533));
+    }
+    v.extend(&gray[2..]);
+    v
+}

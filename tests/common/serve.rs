@@ -168,6 +168,24 @@ impl Drop for Served {
     }
 }
 
+/// `souphttpsrc ! mjpegsplit ! appsink` reading `/stream` on `port`, playing.
+pub fn read_back(port: u16) -> (gst::Pipeline, gst_app::AppSink) {
+    let pipeline = gst::parse::launch(&format!(
+        "souphttpsrc location=http://127.0.0.1:{port}/stream ! mjpegsplit ! \
+         appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let appsink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    (pipeline, appsink)
+}
+
 /// Polls `cond` for up to 20 s.
 pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
